@@ -1,0 +1,4 @@
+from lanner.worker.main import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,231 @@
+"""Worker boot: connect to the master, say hello, take the configuration, load the app, serve."""
+
+from __future__ import annotations
+
+import marshal
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+
+from lanner.worker import _protocol as P
+from lanner.worker.appload import AppLoadError, load_app
+from lanner.worker.connection import Connection, ConnectionLost, ProtocolError
+
+# Exit codes the master understands (see docs/protocol.md).
+EXIT_OK = 0
+EXIT_BOOT_ERROR = 3  # gunicorn's "App failed to load"
+EXIT_PROTOCOL = 4
+EXIT_MASTER_GONE = 5
+
+
+class _Stop(Exception):
+    """Raised by the TERM handler to leave an idle wait."""
+
+
+def main() -> None:
+    path = os.environ.pop("LANNER_SOCKET", None)
+    token = os.environ.pop("LANNER_TOKEN", "")
+    worker_id = int(os.environ.pop("LANNER_WORKER_ID", "0"))
+    if not path:
+        sys.stderr.write("lanner.worker is started by the lanner master, not by hand.\n")
+        sys.exit(2)
+
+    # Ctrl-C in a terminal reaches the whole process group; the master decides how to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+    except OSError as exc:
+        sys.stderr.write(f"lanner worker {worker_id}: cannot reach the master at {path}: {exc}\n")
+        sys.exit(EXIT_MASTER_GONE)
+
+    conn = Connection(sock)
+    hello = {
+        "version": P.VERSION,
+        "pid": os.getpid(),
+        "worker": worker_id,
+        "token": token,
+        "interface": "wsgi",
+        "python": sys.version.split()[0],
+    }
+    try:
+        conn.send_frame(P.HELLO, 0, 0, marshal.dumps(hello))
+        ftype, _flags, _stream, payload = conn.read_frame_blocking()
+        if ftype != P.CONFIG:
+            raise ProtocolError(f"expected the configuration, got frame type 0x{ftype:02x}")
+        config = marshal.loads(payload)
+        app = _boot(conn, config)
+        if app is None:
+            sys.exit(EXIT_BOOT_ERROR)
+        _watch_parent()
+        threads = int(config.get("threads", 1))
+        if threads > 1:
+            _serve_threaded(conn, app, config, threads)
+        else:
+            _serve_sync(conn, app, config)
+    except ConnectionLost:
+        os._exit(EXIT_MASTER_GONE)
+    except ProtocolError as exc:
+        sys.stderr.write(f"lanner worker {worker_id} (pid {os.getpid()}): protocol error: {exc}\n")
+        os._exit(EXIT_PROTOCOL)
+    sys.exit(EXIT_OK)
+
+
+def _boot(conn: Connection, config: dict):
+    """Applies the configuration and loads the app; on failure tells the master why and returns None."""
+    try:
+        chdir = config.get("chdir")
+        if chdir:
+            os.chdir(chdir)
+        # Like gunicorn: the working directory first on sys.path, then --pythonpath entries.
+        cwd = os.getcwd()
+        if cwd not in sys.path:
+            sys.path.insert(0, cwd)
+        for i, extra in enumerate(config.get("pythonpath", ())):
+            if extra not in sys.path:
+                sys.path.insert(i, extra)
+        for key, value in config.get("env", {}).items():
+            os.environ[key] = value
+        app = load_app(config["app"])
+    except AppLoadError as exc:
+        _send_boot_error(conn, str(exc), exc.traceback)
+        return None
+    except Exception as exc:  # a bug of ours or a broken configuration: still say it clearly
+        _send_boot_error(conn, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        return None
+    conn.send_frame(P.READY, 0, 0, b"")
+    return app
+
+
+def _send_boot_error(conn: Connection, message: str, tb: str) -> None:
+    try:
+        conn.send_frame(P.BOOT_ERROR, 0, 0, marshal.dumps({"message": message, "traceback": tb}))
+    except OSError:
+        pass
+
+
+def _serve_sync(conn: Connection, app, config: dict) -> None:
+    from lanner.worker.wsgi import WsgiHandler
+
+    handler = WsgiHandler(conn, app, config)
+    handle = handler.handle
+    pending = conn.pending
+    state = {"idle": False}
+
+    def on_term(signum, frame):
+        conn.stopping = True
+        if state["idle"]:
+            raise _Stop()
+
+    signal.signal(signal.SIGTERM, on_term)
+    read_once = conn.read_once
+    try:
+        while True:
+            if pending:
+                handle(pending.popleft())
+                continue
+            if conn.stopping:
+                return
+            state["idle"] = True
+            try:
+                read_once(True)
+            finally:
+                state["idle"] = False
+    except _Stop:
+        return
+
+
+def _serve_threaded(conn: Connection, app, config: dict, threads: int) -> None:
+    """``--threads N``: a reader thread routes frames; N request threads run the app."""
+    import queue
+
+    from lanner.worker.wsgi import WsgiHandler
+
+    conn.threaded = True
+    conn._wlock = threading.Lock()
+    conn._cond = threading.Condition()
+    handler = WsgiHandler(conn, app, config)
+    jobs: queue.SimpleQueue = queue.SimpleQueue()
+    stop_marker = object()
+    conn.on_request = jobs.put
+    failure: list[BaseException] = []
+    stopped = [False]
+
+    def reclaim() -> list[int]:
+        taken, kept = [], []
+        while True:
+            try:
+                item = jobs.get_nowait()
+            except queue.Empty:
+                break
+            if item is stop_marker:
+                kept.append(item)
+            else:
+                taken.append(item.stream)
+        for item in kept:
+            jobs.put(item)
+        return taken
+
+    def on_stop() -> None:
+        # SimpleQueue.put is safe from a signal handler. The markers queue up behind the
+        # requests already received, so those are served first.
+        if not stopped[0]:
+            stopped[0] = True
+            for _ in range(threads):
+                jobs.put(stop_marker)
+
+    conn.on_reclaim = reclaim
+    conn.on_stop = on_stop
+
+    def run() -> None:
+        while True:
+            item = jobs.get()
+            if item is stop_marker:
+                return
+            try:
+                handler.handle(item)
+            except BaseException as exc:  # the master connection failed
+                failure.append(exc)
+                return
+
+    def read_loop() -> None:
+        try:
+            while True:
+                conn.read_once(True)
+        except BaseException as exc:
+            failure.append(exc)
+
+    def on_term(signum, frame):
+        conn.stopping = True
+        on_stop()
+
+    signal.signal(signal.SIGTERM, on_term)
+    pool = [threading.Thread(target=run, name=f"lanner-request-{i}", daemon=True) for i in range(threads)]
+    for t in pool:
+        t.start()
+    threading.Thread(target=read_loop, name="lanner-reader", daemon=True).start()
+    while not failure and any(t.is_alive() for t in pool):
+        for t in pool:
+            t.join(0.25)
+            if failure:
+                break
+    if failure and isinstance(failure[0], (ConnectionLost, ProtocolError)):
+        raise failure[0]
+
+
+def _watch_parent() -> None:
+    """Exits when the master is gone even if the app is stuck and never reads the socket again."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(EXIT_MASTER_GONE)
+
+    threading.Thread(target=watch, name="lanner-parent-watch", daemon=True).start()

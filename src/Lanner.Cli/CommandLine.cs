@@ -1,0 +1,82 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using Lanner.Settings;
+
+namespace Lanner.Cli;
+
+/// <summary>
+/// Builds the command line from <see cref="SettingsTable"/>: one option per setting, with
+/// gunicorn's spellings. Values are parsed by the settings themselves, so a bad value gives the
+/// same message here as in a config file.
+/// </summary>
+internal sealed class CommandLine
+{
+    private readonly Dictionary<Setting, Option> _options = [];
+    private readonly Argument<string?> _appModule;
+    private readonly Option<bool> _version;
+
+    public CommandLine()
+    {
+        Root = new RootCommand("Lanner: a production application server for Python web apps (WSGI).");
+        _appModule = new Argument<string?>("APP_MODULE")
+        {
+            Arity = ArgumentArity.ZeroOrOne,
+            Description = "The app to serve: module:callable, module (uses 'application', then 'app'), or module:factory().",
+        };
+        Root.Arguments.Add(_appModule);
+
+        // Our own --version, printed the way gunicorn prints its own.
+        foreach (Option builtIn in Root.Options.Where(o => o is VersionOption).ToList())
+        {
+            Root.Options.Remove(builtIn);
+        }
+
+        _version = new Option<bool>("--version") { Description = "Show the version and exit." };
+        Root.Options.Add(_version);
+
+        foreach (Setting setting in SettingsTable.All)
+        {
+            Option option = setting.IsSwitch
+                ? new Option<bool>(setting.Flags[^1], [.. setting.Flags.Take(setting.Flags.Count - 1)])
+                : new Option<string[]>(setting.Flags[^1], [.. setting.Flags.Take(setting.Flags.Count - 1)])
+                {
+                    Arity = ArgumentArity.OneOrMore,
+                    AllowMultipleArgumentsPerToken = false,
+                    HelpName = setting.MetaVar,
+                };
+            option.Description = $"{setting.Help} [default: {setting.DefaultText}]";
+            _options[setting] = option;
+            Root.Options.Add(option);
+        }
+    }
+
+    public RootCommand Root { get; }
+
+    public ParseResult Parse(IReadOnlyList<string> args) => Root.Parse(args);
+
+    public bool WantsVersion(ParseResult result) => result.GetValue(_version);
+
+    /// <summary>Reads the command-line values into <paramref name="builder"/>; throws SettingException on a bad value.</summary>
+    public void Apply(ParseResult result, SettingsBuilder builder)
+    {
+        builder.AppModule = result.GetValue(_appModule);
+        foreach ((Setting setting, Option option) in _options)
+        {
+            OptionResult? found = result.GetResult(option);
+            if (found is null || found.Implicit)
+            {
+                continue;
+            }
+
+            if (option is Option<bool> flag)
+            {
+                builder.Set(setting, [result.GetValue(flag) ? "true" : "false"], SettingSource.CommandLine);
+            }
+            else
+            {
+                string[] values = result.GetValue((Option<string[]>)option) ?? [];
+                builder.Set(setting, values, SettingSource.CommandLine);
+            }
+        }
+    }
+}

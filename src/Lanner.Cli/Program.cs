@@ -1,0 +1,72 @@
+using System.CommandLine;
+using Lanner.Cli;
+using Lanner.Hosting.Server;
+using Lanner.Settings;
+
+// The lanner command. Exit codes: 0 ok, 1 runtime error, 2 usage error, 3 the app cannot be loaded.
+
+// Socket completions run inline on the epoll threads (no thread-pool hop per I/O): read once by
+// System.Net.Sockets when the first socket is made, so it is set before anything else.
+// See docs/decisions/0002-inline-io.md.
+if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") is null)
+{
+    Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
+}
+
+string version = typeof(CommandLine).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+var commandLine = new CommandLine();
+ParseResult parsed = commandLine.Parse(args);
+
+if (parsed.Errors.Count > 0)
+{
+    foreach (var error in parsed.Errors)
+    {
+        Console.Error.WriteLine($"lanner: error: {error.Message}");
+    }
+
+    Console.Error.WriteLine("Run 'lanner --help' to see the options.");
+    return ExitCodes.Usage;
+}
+
+if (commandLine.WantsVersion(parsed))
+{
+    Console.WriteLine($"lanner (version {version})");
+    return ExitCodes.Ok;
+}
+
+if (parsed.Action is System.CommandLine.Help.HelpAction)
+{
+    return parsed.Invoke();
+}
+
+EffectiveSettings settings;
+try
+{
+    var builder = new SettingsBuilder();
+    commandLine.Apply(parsed, builder);
+    settings = builder.Build();
+}
+catch (SettingException ex)
+{
+    Console.Error.WriteLine($"lanner: error: {ex.Message}");
+    return ExitCodes.Usage;
+}
+
+if (string.IsNullOrEmpty(settings.AppModule))
+{
+    Console.Error.WriteLine("lanner: error: no APP_MODULE given: name the app to serve, e.g. 'lanner myproject.wsgi:application'");
+    return ExitCodes.Usage;
+}
+
+LaunchContext launch;
+try
+{
+    launch = LaunchContext.FromEnvironment(version);
+}
+catch (InvalidOperationException ex)
+{
+    Console.Error.WriteLine($"lanner: error: {ex.Message}");
+    return ExitCodes.Error;
+}
+
+return await LannerServer.RunAsync(ServerOptions.From(settings, launch));

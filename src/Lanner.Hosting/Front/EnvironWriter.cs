@@ -1,0 +1,303 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text;
+using Lanner.Protocol;
+using Lanner.Protocol.Marshal;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace Lanner.Hosting.Front;
+
+/// <summary>What the environ needs to know of the request, independent of Kestrel's types.</summary>
+internal readonly record struct RequestFacts(
+    string Method,
+    string RawTarget,
+    string Protocol,
+    string Scheme,
+    string? Host,
+    string LocalName,
+    string LocalPort,
+    string RemoteAddr,
+    string? RemotePort,
+    string ScriptName);
+
+/// <summary>
+/// Writes the WSGI environ of a request as one marshal dict (PEP 3333 names and types), so the
+/// worker gets it with a single <c>marshal.loads</c>. Constant keys (<c>wsgi.version</c>, …) are
+/// merged on the Python side. Rules: PATH_INFO is the percent-decoded raw path read as latin-1;
+/// QUERY_STRING is raw; CONTENT_TYPE/CONTENT_LENGTH have no HTTP_ prefix; repeated headers are
+/// joined with ", " ("; " for Cookie); header names containing "_" are dropped, since they would
+/// be indistinguishable from "-" ones (a spoofing hole).
+/// </summary>
+internal static class EnvironWriter
+{
+    private const int MaxCachedHeaderKeys = 512;
+
+    private static readonly ConcurrentDictionary<string, byte[]> HeaderKeys = new(StringComparer.Ordinal);
+
+    private static readonly byte[] KeyRequestMethod = Key("REQUEST_METHOD");
+    private static readonly byte[] KeyPathInfo = Key("PATH_INFO");
+    private static readonly byte[] KeyQueryString = Key("QUERY_STRING");
+    private static readonly byte[] KeyRawUri = Key("RAW_URI");
+    private static readonly byte[] KeyRequestUri = Key("REQUEST_URI");
+    private static readonly byte[] KeyServerProtocol = Key("SERVER_PROTOCOL");
+    private static readonly byte[] KeyServerName = Key("SERVER_NAME");
+    private static readonly byte[] KeyServerPort = Key("SERVER_PORT");
+    private static readonly byte[] KeyRemoteAddr = Key("REMOTE_ADDR");
+    private static readonly byte[] KeyRemotePort = Key("REMOTE_PORT");
+    private static readonly byte[] KeyUrlScheme = Key("wsgi.url_scheme");
+    private static readonly byte[] KeyContentType = Key("CONTENT_TYPE");
+    private static readonly byte[] KeyContentLength = Key("CONTENT_LENGTH");
+    private static readonly byte[] KeyScriptName = Key("SCRIPT_NAME");
+
+    /// <summary>Writes the u32 head length and the environ dict; the caller appends inline body bytes.</summary>
+    public static void Write(ByteBuffer buffer, in RequestFacts facts, IHeaderDictionary headers)
+    {
+        int lengthAt = buffer.Reserve(4);
+        int start = buffer.Length;
+        MarshalWriter.DictStart(buffer);
+
+        buffer.Write(KeyRequestMethod);
+        MarshalWriter.String(buffer, facts.Method);
+
+        SplitTarget(facts.RawTarget, out ReadOnlySpan<char> path, out ReadOnlySpan<char> query);
+        buffer.Write(KeyPathInfo);
+        WritePathInfo(buffer, path, facts.ScriptName);
+        if (facts.ScriptName.Length > 0)
+        {
+            buffer.Write(KeyScriptName);
+            MarshalWriter.String(buffer, facts.ScriptName);
+        }
+
+        buffer.Write(KeyQueryString);
+        MarshalWriter.Latin1String(buffer, query.ToString());
+        buffer.Write(KeyRawUri);
+        MarshalWriter.Latin1String(buffer, facts.RawTarget);
+        buffer.Write(KeyRequestUri);
+        MarshalWriter.Latin1String(buffer, facts.RawTarget);
+        buffer.Write(KeyServerProtocol);
+        MarshalWriter.String(buffer, facts.Protocol);
+        buffer.Write(KeyUrlScheme);
+        MarshalWriter.String(buffer, facts.Scheme);
+
+        SplitHost(facts, out string serverName, out string serverPort);
+        buffer.Write(KeyServerName);
+        MarshalWriter.Latin1String(buffer, serverName);
+        buffer.Write(KeyServerPort);
+        MarshalWriter.String(buffer, serverPort);
+        buffer.Write(KeyRemoteAddr);
+        MarshalWriter.String(buffer, facts.RemoteAddr);
+        if (facts.RemotePort is not null)
+        {
+            buffer.Write(KeyRemotePort);
+            MarshalWriter.String(buffer, facts.RemotePort);
+        }
+
+        foreach (KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues> header in headers)
+        {
+            string name = header.Key;
+            if (name.Contains('_', StringComparison.Ordinal) || name.Length == 0 || name[0] == ':')
+            {
+                continue;
+            }
+
+            buffer.Write(HeaderKey(name));
+            var values = header.Value;
+            if (values.Count == 1)
+            {
+                MarshalWriter.Latin1String(buffer, values[0] ?? "");
+            }
+            else
+            {
+                string separator = string.Equals(name, "Cookie", StringComparison.OrdinalIgnoreCase) ? "; " : ", ";
+                MarshalWriter.Latin1String(buffer, string.Join(separator, values.ToArray()));
+            }
+        }
+
+        MarshalWriter.DictEnd(buffer);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(buffer.Patch(lengthAt, 4), buffer.Length - start);
+    }
+
+    /// <summary>Splits a request-target into its path and raw query (origin, absolute and asterisk forms).</summary>
+    internal static void SplitTarget(string target, out ReadOnlySpan<char> path, out ReadOnlySpan<char> query)
+    {
+        ReadOnlySpan<char> t = target;
+        if (t.Length > 0 && t[0] != '/' && t[0] != '*')
+        {
+            // absolute-form: scheme://authority/path?query
+            int scheme = t.IndexOf("://", StringComparison.Ordinal);
+            if (scheme >= 0)
+            {
+                ReadOnlySpan<char> afterAuthority = t[(scheme + 3)..];
+                int slash = afterAuthority.IndexOfAny('/', '?');
+                t = slash < 0 ? "/" : afterAuthority[slash..];
+                if (t.Length > 0 && t[0] == '?')
+                {
+                    t = ("/" + t.ToString()).AsSpan();
+                }
+            }
+        }
+
+        int q = t.IndexOf('?');
+        if (q < 0)
+        {
+            path = t;
+            query = default;
+        }
+        else
+        {
+            path = t[..q];
+            query = t[(q + 1)..];
+        }
+    }
+
+    /// <summary>Percent-decodes the raw path to bytes (keeping malformed escapes as they are) and writes them as latin-1.</summary>
+    internal static void WritePathInfo(ByteBuffer buffer, ReadOnlySpan<char> path, string scriptName)
+    {
+        byte[]? rented = null;
+        Span<byte> bytes = path.Length <= 1024 ? stackalloc byte[path.Length] : (rented = System.Buffers.ArrayPool<byte>.Shared.Rent(path.Length));
+        int n = 0;
+        for (int i = 0; i < path.Length; i++)
+        {
+            char c = path[i];
+            if (c == '%' && i + 2 < path.Length && IsHex(path[i + 1]) && IsHex(path[i + 2]))
+            {
+                bytes[n++] = (byte)((HexValue(path[i + 1]) << 4) | HexValue(path[i + 2]));
+                i += 2;
+            }
+            else
+            {
+                bytes[n++] = c <= '\u00ff' ? (byte)c : (byte)'?';
+            }
+        }
+
+        ReadOnlySpan<byte> decoded = bytes[..n];
+        if (scriptName.Length > 0)
+        {
+            byte[] prefix = Encoding.Latin1.GetBytes(scriptName);
+            if (decoded.StartsWith(prefix) && (decoded.Length == prefix.Length || decoded[prefix.Length] == (byte)'/'))
+            {
+                decoded = decoded[prefix.Length..];
+            }
+        }
+
+        MarshalWriter.Latin1String(buffer, decoded);
+        if (rented is not null)
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    private static void SplitHost(in RequestFacts facts, out string name, out string port)
+    {
+        string defaultPort = facts.Scheme == "https" ? "443" : "80";
+        string? host = facts.Host;
+        if (string.IsNullOrEmpty(host))
+        {
+            name = facts.LocalName;
+            port = facts.LocalPort;
+            return;
+        }
+
+        if (host[0] == '[')
+        {
+            int close = host.IndexOf(']', StringComparison.Ordinal);
+            if (close > 0)
+            {
+                name = host[..(close + 1)];
+                port = close + 2 < host.Length && host[close + 1] == ':' ? host[(close + 2)..] : defaultPort;
+                return;
+            }
+        }
+
+        int colon = host.LastIndexOf(':');
+        if (colon > 0 && host.IndexOf(':', StringComparison.Ordinal) == colon)
+        {
+            name = host[..colon];
+            port = host[(colon + 1)..];
+        }
+        else
+        {
+            name = host;
+            port = defaultPort;
+        }
+    }
+
+    /// <summary>The marshal-encoded environ key of a header name: CONTENT_TYPE, CONTENT_LENGTH or HTTP_NAME.</summary>
+    internal static byte[] HeaderKey(string name)
+    {
+        if (HeaderKeys.TryGetValue(name, out byte[]? key))
+        {
+            return key;
+        }
+
+        string environName;
+        if (string.Equals(name, "Content-Type", StringComparison.OrdinalIgnoreCase))
+        {
+            environName = "CONTENT_TYPE";
+        }
+        else if (string.Equals(name, "Content-Length", StringComparison.OrdinalIgnoreCase))
+        {
+            environName = "CONTENT_LENGTH";
+        }
+        else
+        {
+            var sb = new StringBuilder("HTTP_", 5 + name.Length);
+            foreach (char c in name)
+            {
+                sb.Append(c == '-' ? '_' : char.ToUpperInvariant(c));
+            }
+
+            environName = sb.ToString();
+        }
+
+        key = Key(environName);
+        if (HeaderKeys.Count < MaxCachedHeaderKeys)
+        {
+            HeaderKeys.TryAdd(name, key);
+        }
+
+        return key;
+    }
+
+    private static byte[] Key(string name)
+    {
+        using var b = new ByteBuffer(64);
+        MarshalWriter.Latin1String(b, name);
+        return b.WrittenSpan.ToArray();
+    }
+
+    private static bool IsHex(char c) => char.IsAsciiHexDigit(c);
+
+    private static int HexValue(char c) => c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+
+    /// <summary>Collects the facts from Kestrel's request.</summary>
+    public static RequestFacts FactsOf(HttpContext context, string scriptName)
+    {
+        HttpRequest request = context.Request;
+        ConnectionInfo connection = context.Connection;
+        string rawTarget = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? request.Path.Value ?? "/";
+        string remoteAddr;
+        string? remotePort;
+        string localName;
+        string localPort;
+        if (connection.RemoteIpAddress is { } remote)
+        {
+            remoteAddr = (remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote).ToString();
+            remotePort = connection.RemotePort.ToString(CultureInfo.InvariantCulture);
+            localName = connection.LocalIpAddress?.ToString() ?? "localhost";
+            localPort = connection.LocalPort.ToString(CultureInfo.InvariantCulture);
+        }
+        else
+        {
+            // A Unix socket: no peer address (gunicorn gives an empty REMOTE_ADDR and no REMOTE_PORT).
+            remoteAddr = "";
+            remotePort = null;
+            localName = "localhost";
+            localPort = request.Scheme == "https" ? "443" : "80";
+        }
+
+        string? host = request.Headers.Host.Count > 0 ? request.Headers.Host[0] : null;
+        return new RequestFacts(request.Method, rawTarget, request.Protocol, request.Scheme, host, localName, localPort, remoteAddr, remotePort, scriptName);
+    }
+}

@@ -1,0 +1,19 @@
+using Microsoft.Extensions.Logging;
+
+namespace Lanner.Hosting.Front;
+
+/// <summary>Log lines of the front, event ids 2000–2099.</summary>
+internal static partial class FrontLog
+{
+    [LoggerMessage(2000, LogLevel.Error, "Invalid response from the app for {RequestLine}: {Problem}; answered 500")]
+    public static partial void InvalidResponse(ILogger logger, string requestLine, string problem);
+
+    [LoggerMessage(EventId = 2001, Message = "{RequestLine}: answered {Status} ({Reason}{Detail})")]
+    public static partial void Failed(ILogger logger, LogLevel level, string requestLine, int status, string reason, string detail);
+
+    [LoggerMessage(2002, LogLevel.Error, "{RequestLine}: the response failed after it started ({Reason}); the connection was closed")]
+    public static partial void FailedAfterStart(ILogger logger, string requestLine, string reason);
+
+    [LoggerMessage(2003, LogLevel.Warning, "{RequestLine}: the app sent more bytes than its Content-Length; the connection was closed")]
+    public static partial void ContentLengthExceeded(ILogger logger, string requestLine);
+}

@@ -1,0 +1,64 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging.Console;
+
+namespace Lanner.Hosting.Server;
+
+/// <summary>
+/// Writes log lines the way gunicorn does, so the lines operators grep read the same:
+/// <c>[2024-01-31 12:00:00 +0000] [1234] [INFO] Listening at: http://127.0.0.1:8000 (1234)</c>.
+/// Worker lifecycle lines carry the worker's pid in the second field, as in gunicorn.
+/// </summary>
+internal sealed class GunicornConsoleFormatter : ConsoleFormatter
+{
+    public const string FormatterName = "gunicorn";
+
+    private static readonly int MasterPid = Environment.ProcessId;
+
+    public GunicornConsoleFormatter()
+        : base(FormatterName)
+    {
+    }
+
+    /// <summary>Replaced in tests; the local time zone otherwise.</summary>
+    internal static TimeProvider Clock { get; set; } = TimeProvider.System;
+
+    public override void Write<TState>(in LogEntry<TState> logEntry, Microsoft.Extensions.Logging.IExternalScopeProvider? scopeProvider, TextWriter textWriter)
+    {
+        string message = logEntry.Formatter(logEntry.State, logEntry.Exception);
+        if (logEntry.Exception is not null)
+        {
+            message = message + Environment.NewLine + logEntry.Exception;
+        }
+
+        int pid = MasterPid;
+        // gunicorn's "Booting worker with pid: N" and "Worker exiting (pid: N)" are written by the worker itself.
+        if (logEntry.EventId.Id is 1000 or 1004 && logEntry.State is IReadOnlyList<KeyValuePair<string, object?>> fields)
+        {
+            foreach (var field in fields)
+            {
+                if (field.Key == "Pid" && field.Value is int workerPid)
+                {
+                    pid = workerPid;
+                }
+            }
+        }
+
+        textWriter.Write(Format(Clock.GetLocalNow(), pid, logEntry.LogLevel, message));
+    }
+
+    internal static string Format(DateTimeOffset time, int pid, LogLevel level, string message)
+    {
+        string offset = (time.Offset < TimeSpan.Zero ? "-" : "+") + time.Offset.ToString("hhmm", System.Globalization.CultureInfo.InvariantCulture);
+        return $"[{time:yyyy-MM-dd HH:mm:ss} {offset}] [{pid}] [{LevelName(level)}] {message}{Environment.NewLine}";
+    }
+
+    private static string LevelName(LogLevel level) => level switch
+    {
+        LogLevel.Trace or LogLevel.Debug => "DEBUG",
+        LogLevel.Information => "INFO",
+        LogLevel.Warning => "WARNING",
+        LogLevel.Error => "ERROR",
+        _ => "CRITICAL",
+    };
+}

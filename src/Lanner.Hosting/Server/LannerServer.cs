@@ -1,0 +1,199 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Lanner.Hosting.Dispatch;
+using Lanner.Hosting.Front;
+using Lanner.Protocol;
+using Lanner.Settings;
+using Lanner.Workers;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+
+namespace Lanner.Hosting.Server;
+
+/// <summary>Exit codes of the lanner command.</summary>
+public static class ExitCodes
+{
+    public const int Ok = 0;
+    public const int Error = 1;
+    public const int Usage = 2;
+
+    /// <summary>The app cannot be loaded (gunicorn's APP_LOAD_ERROR / WORKER_BOOT_ERROR).</summary>
+    public const int AppLoadError = 3;
+}
+
+/// <summary>
+/// The master: Kestrel in front, the dispatcher and the worker pool behind it. Owns all three
+/// and the shutdown order: stop accepting, drain requests (workers keep serving), stop workers,
+/// dispose.
+/// </summary>
+public static class LannerServer
+{
+    public static async Task<int> RunAsync(ServerOptions options)
+    {
+        var shutdown = new TaskCompletionSource<(bool Fast, string Signal)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using PosixSignalRegistration term = Trap(PosixSignal.SIGTERM, shutdown, fast: false, "term");
+        using PosixSignalRegistration interrupt = Trap(PosixSignal.SIGINT, shutdown, fast: false, "int");
+        using PosixSignalRegistration quit = Trap(PosixSignal.SIGQUIT, shutdown, fast: true, "quit");
+
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        ConfigureLogging(builder.Logging);
+        builder.Services.AddSingleton<IHostLifetime, ManualLifetime>();
+        builder.WebHost.ConfigureKestrel(kestrel => ConfigureKestrel(kestrel, options.Binds));
+        // Requests run on the socket threads that read them, without a hop to the thread pool
+        // (see docs/decisions/0002-inline-io.md).
+        builder.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = true);
+
+        await using WebApplication app = builder.Build();
+        ILoggerFactory loggers = app.Services.GetRequiredService<ILoggerFactory>();
+        ILogger log = loggers.CreateLogger("lanner");
+        ILogger poolLog = loggers.CreateLogger("lanner.workers");
+        ILogger frontLog = loggers.CreateLogger("lanner.front");
+
+        using var dispatcher = new Dispatcher(options.Dispatch, TimeProvider.System);
+        await using var pool = new WorkerPool(options.Pool, dispatcher, TimeProvider.System, poolLog);
+        var handler = new AppHandler(dispatcher, new AppResponder(frontLog), options.ScriptName);
+        app.Run(handler.HandleAsync);
+
+        ServerLog.Starting(log, options.Version);
+        try
+        {
+            await app.StartAsync().ConfigureAwait(false);
+        }
+        catch (IOException ex) when (ex.InnerException is SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse } || ex.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+        {
+            ServerLog.ConnectionInUse(log, string.Join(",", options.Binds));
+            return ExitCodes.Error;
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or UnauthorizedAccessException)
+        {
+            ServerLog.CannotListen(log, string.Join(",", options.Binds), ex.Message);
+            return ExitCodes.Error;
+        }
+
+        ServerLog.Listening(log, string.Join(",", ListeningAddresses(app)), Environment.ProcessId);
+        ServerLog.UsingWorker(log, options.Pool.Threads > 1 ? "gthread" : "sync");
+        pool.Start();
+
+        Task first = await Task.WhenAny(pool.FirstBoot, shutdown.Task).ConfigureAwait(false);
+        if (first == pool.FirstBoot && !pool.FirstBoot.Result.Succeeded)
+        {
+            WorkerBootError error = pool.FirstBoot.Result.Error!;
+            string traceback = string.IsNullOrWhiteSpace(error.Traceback) ? "" : Environment.NewLine + error.Traceback.TrimEnd();
+            ServerLog.AppLoadFailed(log, options.Pool.AppSpec, error.Message, traceback);
+            dispatcher.Stop();
+            await pool.StopAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+            await app.StopAsync(new CancellationToken(canceled: true)).ConfigureAwait(false);
+            ServerLog.ShuttingDown(log);
+            ServerLog.Reason(log, "App failed to load.");
+            return ExitCodes.AppLoadError;
+        }
+
+        (bool fast, string signal) = await shutdown.Task.ConfigureAwait(false);
+        ServerLog.HandlingSignal(log, signal);
+        if (fast)
+        {
+            dispatcher.Stop();
+            foreach (Worker worker in pool.Workers)
+            {
+                worker.Kill();
+            }
+
+            await app.StopAsync(new CancellationToken(canceled: true)).ConfigureAwait(false);
+            await pool.StopAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+        }
+        else
+        {
+            // Stop accepting and let every accepted request finish; the workers keep serving.
+            using (var grace = new CancellationTokenSource(options.GracefulTimeout))
+            {
+                await app.StopAsync(grace.Token).ConfigureAwait(false);
+            }
+
+            dispatcher.Stop();
+            await pool.StopAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+
+        ServerLog.ShuttingDown(log);
+        return ExitCodes.Ok;
+    }
+
+    private static PosixSignalRegistration Trap(PosixSignal signal, TaskCompletionSource<(bool, string)> shutdown, bool fast, string name) =>
+        PosixSignalRegistration.Create(signal, context =>
+        {
+            context.Cancel = true;
+            shutdown.TrySetResult((fast, name));
+        });
+
+    private static void ConfigureLogging(ILoggingBuilder logging)
+    {
+        logging.ClearProviders();
+        logging.AddConsole(o =>
+        {
+            o.FormatterName = GunicornConsoleFormatter.FormatterName;
+            o.LogToStandardErrorThreshold = LogLevel.Trace;
+        });
+        logging.AddConsoleFormatter<GunicornConsoleFormatter, ConsoleFormatterOptions>();
+        logging.SetMinimumLevel(LogLevel.Information);
+        logging.AddFilter("Microsoft", LogLevel.Warning);
+        logging.AddFilter("Microsoft.AspNetCore.Server.Kestrel", LogLevel.Error);
+        // Lanner writes its own request logs; ASP.NET's would start an Activity and a scope per request.
+        logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
+    }
+
+    private static void ConfigureKestrel(KestrelServerOptions kestrel, IReadOnlyList<BindAddress> binds)
+    {
+        kestrel.AddServerHeader = false;
+        kestrel.AllowSynchronousIO = false;
+        // Like gunicorn: no limit on body size by default (the app decides what it accepts).
+        kestrel.Limits.MaxRequestBodySize = null;
+        // WSGI native strings: header bytes read and written as latin-1, one char per byte.
+        kestrel.RequestHeaderEncodingSelector = _ => System.Text.Encoding.Latin1;
+        kestrel.ResponseHeaderEncodingSelector = _ => System.Text.Encoding.Latin1;
+        foreach (BindAddress bind in binds)
+        {
+            if (bind.IsUnix)
+            {
+                if (File.Exists(bind.UnixPath))
+                {
+                    File.Delete(bind.UnixPath!); // a stale socket from an earlier run, as gunicorn does
+                }
+
+                kestrel.ListenUnixSocket(bind.UnixPath!);
+                continue;
+            }
+
+            IPAddress address = IPAddress.TryParse(bind.Host, out IPAddress? parsed)
+                ? parsed
+                : Dns.GetHostAddresses(bind.Host!).FirstOrDefault()
+                  ?? throw new IOException($"cannot resolve '{bind.Host}'");
+            kestrel.Listen(address, bind.Port);
+        }
+    }
+
+    /// <summary>The bound addresses as gunicorn prints them: http://127.0.0.1:8000, unix:/path.</summary>
+    private static IEnumerable<string> ListeningAddresses(WebApplication app)
+    {
+        IServer server = app.Services.GetRequiredService<IServer>();
+        ICollection<string> addresses = server.Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+        foreach (string address in addresses)
+        {
+            yield return address.StartsWith("http://unix:", StringComparison.Ordinal) ? address["http://".Length..] : address;
+        }
+    }
+
+    /// <summary>The master handles signals itself (see <see cref="RunAsync"/>), not the generic host.</summary>
+    private sealed class ManualLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

@@ -1,0 +1,34 @@
+using Microsoft.Extensions.Logging;
+
+namespace Lanner.Hosting.Server;
+
+/// <summary>Log lines of the master's lifecycle, event ids 3000–3099, in gunicorn's words where it has them.</summary>
+internal static partial class ServerLog
+{
+    [LoggerMessage(3000, LogLevel.Information, "Starting lanner {Version}")]
+    public static partial void Starting(ILogger logger, string version);
+
+    [LoggerMessage(3001, LogLevel.Information, "Listening at: {Addresses} ({Pid})")]
+    public static partial void Listening(ILogger logger, string addresses, int pid);
+
+    [LoggerMessage(3002, LogLevel.Information, "Using worker: {Kind}")]
+    public static partial void UsingWorker(ILogger logger, string kind);
+
+    [LoggerMessage(3003, LogLevel.Information, "Handling signal: {Signal}")]
+    public static partial void HandlingSignal(ILogger logger, string signal);
+
+    [LoggerMessage(3004, LogLevel.Information, "Shutting down: Master")]
+    public static partial void ShuttingDown(ILogger logger);
+
+    [LoggerMessage(3005, LogLevel.Error, "Failed to load the app {AppSpec}: {Message}{Traceback}")]
+    public static partial void AppLoadFailed(ILogger logger, string appSpec, string message, string traceback);
+
+    [LoggerMessage(3006, LogLevel.Error, "Reason: {Reason}")]
+    public static partial void Reason(ILogger logger, string reason);
+
+    [LoggerMessage(3007, LogLevel.Error, "Connection in use: {Address}")]
+    public static partial void ConnectionInUse(ILogger logger, string address);
+
+    [LoggerMessage(3008, LogLevel.Error, "Cannot listen at {Address}: {Problem}")]
+    public static partial void CannotListen(ILogger logger, string address, string problem);
+}
