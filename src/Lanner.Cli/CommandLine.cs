@@ -54,6 +54,42 @@ internal sealed class CommandLine
 
     public ParseResult Parse(IReadOnlyList<string> args) => Root.Parse(args);
 
+    /// <summary>
+    /// The first token that looks like an option but is none (argparse's "unrecognized
+    /// arguments"); the parser alone would take it for APP_MODULE.
+    /// </summary>
+    public string? UnknownOption(IReadOnlyList<string> args)
+    {
+        var known = new HashSet<string>(StringComparer.Ordinal);
+        foreach (Option option in Root.Options)
+        {
+            known.Add(option.Name);
+            known.UnionWith(option.Aliases);
+        }
+
+        foreach (string token in args)
+        {
+            if (token == "--")
+            {
+                return null;
+            }
+
+            if (token.Length < 2 || token[0] != '-' || char.IsDigit(token[1]))
+            {
+                continue;
+            }
+
+            string name = token.Split('=', 2)[0];
+            bool shortWithValue = token[1] != '-' && token.Length > 2 && known.Contains(token[..2]);
+            if (!known.Contains(name) && !shortWithValue)
+            {
+                return token;
+            }
+        }
+
+        return null;
+    }
+
     public bool WantsVersion(ParseResult result) => result.GetValue(_version);
 
     /// <summary>Reads the command-line values into <paramref name="builder"/>; throws SettingException on a bad value.</summary>

@@ -17,6 +17,13 @@ string version = typeof(CommandLine).Assembly.GetName().Version?.ToString(3) ?? 
 var commandLine = new CommandLine();
 ParseResult parsed = commandLine.Parse(args);
 
+if (commandLine.UnknownOption(args) is { } unknown)
+{
+    Console.Error.WriteLine($"lanner: error: unrecognized option '{unknown}'");
+    Console.Error.WriteLine("Run 'lanner --help' to see the options.");
+    return ExitCodes.Usage;
+}
+
 if (parsed.Errors.Count > 0)
 {
     foreach (var error in parsed.Errors)

@@ -11,6 +11,7 @@ public static class SettingsTable
     public const string ServerSection = "Server socket";
     public const string WorkerSection = "Worker processes";
     public const string AppSection = "Application";
+    public const string StaticSection = "Static files";
 
     public static readonly Setting<IReadOnlyList<BindAddress>> Bind = new(
         "bind",
@@ -84,8 +85,21 @@ public static class SettingsTable
         metaVar: "PATH",
         format: v => v.Length == 0 ? "(the interpreter lanner was installed with)" : v);
 
+    public static readonly Setting<IReadOnlyList<StaticMapping>> Static = new(
+        "static",
+        ["--static"],
+        StaticSection,
+        [],
+        "URL_PREFIX=DIR",
+        raw => [StaticMapping.Parse(raw)],
+        "Serve the files under DIR at URL_PREFIX from the master, without Python (e.g. /static/=staticfiles). Repeatable.",
+        "Nothing: without it every request goes to the app.",
+        metaVar: "PREFIX=DIR",
+        format: v => string.Join(",", v),
+        combine: lists => lists.SelectMany(l => l).ToList());
+
     /// <summary>Every setting, in the order of the docs.</summary>
-    public static IReadOnlyList<Setting> All { get; } = [Bind, Workers, Threads, Chdir, PythonPath, Python];
+    public static IReadOnlyList<Setting> All { get; } = [Bind, Workers, Threads, Chdir, PythonPath, Python, Static];
 
     public static Setting? FindByName(string name) => All.FirstOrDefault(s => s.Name == name);
 

@@ -76,7 +76,8 @@ class Connection:
         self.aborted: set[int] = set()
         self.file_acks: dict[int, bool] = {}
         self.stopping = False
-        self.reclaim_requested = False
+        # >0 while this connection reads or writes: a signal handler must not touch it then.
+        self.io_depth = 0
         self.config: dict | None = None
         self._wlock = threading.Lock() if threaded else None
         self._cond = threading.Condition() if threaded else None
@@ -90,7 +91,11 @@ class Connection:
     def send(self, data: bytes) -> None:
         lock = self._wlock
         if lock is None:
-            self.sock.sendall(data)
+            self.io_depth += 1
+            try:
+                self.sock.sendall(data)
+            finally:
+                self.io_depth -= 1
         else:
             with lock:
                 self.sock.sendall(data)
@@ -100,6 +105,7 @@ class Connection:
         lock = self._wlock
         if lock is not None:
             lock.acquire()
+        self.io_depth += 1
         try:
             total = sum(len(p) for p in parts)
             sent = self.sock.sendmsg(parts)
@@ -117,6 +123,7 @@ class Connection:
                 total -= sent
                 sent = self.sock.sendmsg(parts)
         finally:
+            self.io_depth -= 1
             if lock is not None:
                 lock.release()
 
@@ -135,6 +142,13 @@ class Connection:
     def read_once(self, block: bool = True) -> bool:
         """Reads what is available (waiting for something when ``block``) and routes every
         complete frame. Returns False when nothing could be read without blocking."""
+        self.io_depth += 1
+        try:
+            return self._read_once(block)
+        finally:
+            self.io_depth -= 1
+
+    def _read_once(self, block: bool) -> bool:
         if self._end == len(self._buf):
             self._make_room(0)
         try:

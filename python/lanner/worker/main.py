@@ -122,12 +122,25 @@ def _serve_sync(conn: Connection, app, config: dict) -> None:
         if state["idle"]:
             raise _Stop()
 
+    def on_urg(signum, frame):
+        # The master wants back what waits behind a slow request (a Reclaim frame is waiting on
+        # the socket). Inside the app, take it now; anywhere else the loop reads it soon anyway.
+        if state["in_app"] and conn.io_depth == 0:
+            conn.poll()
+
     signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGURG, on_urg)
     read_once = conn.read_once
+    state["in_app"] = False
     try:
         while True:
             if pending:
-                handle(pending.popleft())
+                req = pending.popleft()
+                state["in_app"] = True
+                try:
+                    handle(req)
+                finally:
+                    state["in_app"] = False
                 continue
             if conn.stopping:
                 return

@@ -307,7 +307,7 @@ public sealed class Dispatcher : IWorkerEvents, IDisposable
         bool pipelined = false;
         foreach (IWorkerHandle w in _workers)
         {
-            if (w.InFlight > w.Concurrency)
+            if (w.IsAccepting && w.InFlight > w.Concurrency)
             {
                 pipelined = true;
                 if (anyRoom && IsSlowLocked(w))
@@ -340,7 +340,8 @@ public sealed class Dispatcher : IWorkerEvents, IDisposable
         {
             foreach (IWorkerHandle w in _workers)
             {
-                if (w.InFlight > w.Concurrency && w.BusySince != 0)
+                // A worker being reclaimed from stops accepting until it answers: not again.
+                if (w.IsAccepting && w.InFlight > w.Concurrency && w.BusySince != 0)
                 {
                     TimeSpan slowAt = SlowThreshold(w) - _time.GetElapsedTime(w.BusySince, now);
                     due = due is null || slowAt < due ? slowAt : due;
@@ -387,7 +388,7 @@ public sealed class Dispatcher : IWorkerEvents, IDisposable
         {
             _timerArmed = false;
             long now = _time.GetTimestamp();
-            while (_queue.First is { } first && _time.GetElapsedTime(first.Value.ArrivedAt, now) >= _options.QueueTimeout)
+            while (_queue.First is { } first && _time.GetElapsedTime(first.Value.ArrivedAt, now) > _options.QueueTimeout)
             {
                 expired.Add(first.Value);
                 _queue.RemoveFirst();

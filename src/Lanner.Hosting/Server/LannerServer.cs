@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Lanner.Hosting.Dispatch;
 using Lanner.Hosting.Front;
+using Lanner.Hosting.Front.Static;
 using Lanner.Protocol;
 using Lanner.Settings;
 using Lanner.Workers;
@@ -10,6 +11,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -60,7 +62,20 @@ public static class LannerServer
         using var dispatcher = new Dispatcher(options.Dispatch, TimeProvider.System);
         await using var pool = new WorkerPool(options.Pool, dispatcher, TimeProvider.System, poolLog);
         var handler = new AppHandler(dispatcher, new AppResponder(frontLog), options.ScriptName);
-        app.Run(handler.HandleAsync);
+        StaticFileHandler statics = MountStatic(options.Static, log);
+        app.Run(context =>
+        {
+            if (statics.HasMounts)
+            {
+                string rawPath = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? context.Request.Path.Value ?? "/";
+                if (statics.Match(rawPath) is { } mount)
+                {
+                    return statics.ServeAsync(context, mount, rawPath);
+                }
+            }
+
+            return handler.HandleAsync(context);
+        });
 
         ServerLog.Starting(log, options.Version);
         try
@@ -123,6 +138,24 @@ public static class LannerServer
 
         ServerLog.ShuttingDown(log);
         return ExitCodes.Ok;
+    }
+
+    private static StaticFileHandler MountStatic(IReadOnlyList<StaticMapping> mappings, ILogger log)
+    {
+        var mounts = new List<StaticMount>();
+        foreach (StaticMapping mapping in mappings)
+        {
+            string? root = StaticPath.RealPath(mapping.Directory);
+            if (root is null || !Directory.Exists(root))
+            {
+                ServerLog.StaticDirectoryMissing(log, mapping.Prefix, mapping.Directory);
+                root = mapping.Directory.TrimEnd('/');
+            }
+
+            mounts.Add(new StaticMount(mapping.Prefix, root));
+        }
+
+        return new StaticFileHandler(mounts, TimeProvider.System);
     }
 
     private static PosixSignalRegistration Trap(PosixSignal signal, TaskCompletionSource<(bool, string)> shutdown, bool fast, string name) =>

@@ -31,4 +31,7 @@ internal static partial class ServerLog
 
     [LoggerMessage(3008, LogLevel.Error, "Cannot listen at {Address}: {Problem}")]
     public static partial void CannotListen(ILogger logger, string address, string problem);
+
+    [LoggerMessage(3009, LogLevel.Warning, "Static files for {Prefix}: the directory {Directory} does not exist; those URLs answer 404")]
+    public static partial void StaticDirectoryMissing(ILogger logger, string prefix, string directory);
 }

@@ -70,6 +70,8 @@ public sealed record ServerOptions
 
     public string ScriptName { get; init; } = "";
 
+    public IReadOnlyList<StaticMapping> Static { get; init; } = [];
+
     public string Version { get; init; } = "0.0.0";
 
     public static ServerOptions From(EffectiveSettings settings, LaunchContext launch)
@@ -98,6 +100,7 @@ public sealed record ServerOptions
             },
             Dispatch = new DispatchOptions(),
             ScriptName = scriptName,
+            Static = settings.Get(SettingsTable.Static),
             Version = launch.Version,
         };
     }

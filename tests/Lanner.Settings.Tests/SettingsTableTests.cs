@@ -1,0 +1,70 @@
+namespace Lanner.Settings.Tests;
+
+public class SettingsTableTests
+{
+    [Fact]
+    public void Defaults_AreGunicorns()
+    {
+        EffectiveSettings settings = new SettingsBuilder().Build();
+
+        Assert.Equal("127.0.0.1:8000", Assert.Single(settings.Get(SettingsTable.Bind)).ToString());
+        Assert.Equal(1, settings.Get(SettingsTable.Workers));
+        Assert.Equal(1, settings.Get(SettingsTable.Threads));
+        Assert.Equal(SettingSource.Default, settings.SourceOf(SettingsTable.Workers));
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-1")]
+    [InlineData("two")]
+    [InlineData("")]
+    public void Workers_RejectsNonPositive(string raw)
+    {
+        var ex = Assert.Throws<SettingException>(() => SettingsTable.Workers.Parse(raw));
+        Assert.Equal($"--workers: invalid value '{raw}' (expected a positive integer)", ex.Message);
+    }
+
+    [Fact]
+    public void EverySetting_HasFlagsHelpAndAReasonForItsDefault()
+    {
+        Assert.All(SettingsTable.All, s =>
+        {
+            Assert.NotEmpty(s.Flags);
+            Assert.False(string.IsNullOrWhiteSpace(s.Help), s.Name);
+            Assert.False(string.IsNullOrWhiteSpace(s.DefaultReason), s.Name);
+            Assert.Equal("LANNER_" + s.Name.ToUpperInvariant(), s.EnvironmentVariable);
+        });
+        Assert.Equal(SettingsTable.All.Count, SettingsTable.All.Select(s => s.Name).Distinct().Count());
+        Assert.Equal(SettingsTable.All.Sum(s => s.Flags.Count), SettingsTable.All.SelectMany(s => s.Flags).Distinct().Count());
+    }
+
+    [Theory]
+    [InlineData("/static/=/srv/static", "/static/", "/srv/static")]
+    [InlineData("/media=/srv/media/", "/media/", "/srv/media")]
+    public void Static_Parses(string raw, string prefix, string dir)
+    {
+        StaticMapping mapping = Assert.Single(SettingsTable.Static.ParseTyped(raw));
+        Assert.Equal(prefix, mapping.Prefix);
+        Assert.Equal(dir, mapping.Directory);
+    }
+
+    [Theory]
+    [InlineData("static=/srv")]
+    [InlineData("/static/")]
+    [InlineData("=/srv")]
+    [InlineData("/a/../b/=/srv")]
+    public void Static_RejectsBadValues(string raw) =>
+        Assert.Throws<SettingException>(() => SettingsTable.Static.Parse(raw));
+
+    [Fact]
+    public void LaterSource_Overrides()
+    {
+        var settings = new SettingsBuilder()
+            .Set(SettingsTable.Workers, ["2"], SettingSource.Environment, "LANNER_WORKERS")
+            .Set(SettingsTable.Workers, ["4"], SettingSource.CommandLine)
+            .Build();
+
+        Assert.Equal(4, settings.Get(SettingsTable.Workers));
+        Assert.Equal(SettingSource.CommandLine, settings.SourceOf(SettingsTable.Workers));
+    }
+}

@@ -1,0 +1,69 @@
+"""An app that misbehaves on purpose, one way per path (for the error-handling tests).
+
+  /ok               200, with the worker's pid
+  /raise            raises inside the view
+  /raise-late       raises after the first streamed chunk
+  /bad-status       start_response("OK", ...)
+  /bad-header       a header value with CR LF (response splitting attempt)
+  /bad-header-name  a header name with a space
+  /int-header       a header value that is an int
+  /hop              sets hop-by-hop headers (Transfer-Encoding, Connection: close)
+  /short            says Content-Length 10, sends 3 bytes... then 12 bytes for /long
+  /exit             the worker process exits mid-request (os._exit)
+  /segfault         the worker crashes with SIGSEGV mid-request
+  /sleep?s=         sleeps, then 200
+"""
+
+import ctypes
+import os
+import time
+from urllib.parse import parse_qs
+
+
+def app(environ, start_response):
+    path = environ["PATH_INFO"]
+    if path == "/ok":
+        body = str(os.getpid()).encode()
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+        return [body]
+    if path == "/raise":
+        raise RuntimeError("the view failed on purpose")
+    if path == "/raise-late":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+
+        def chunks():
+            yield b"first chunk\n"
+            raise RuntimeError("failed after streaming started")
+
+        return chunks()
+    if path == "/bad-status":
+        start_response("OK", [])
+        return [b"x"]
+    if path == "/bad-header":
+        start_response("200 OK", [("X-Test", "a\r\nSet-Cookie: injected=1")])
+        return [b"x"]
+    if path == "/bad-header-name":
+        start_response("200 OK", [("Bad Name", "v")])
+        return [b"x"]
+    if path == "/int-header":
+        start_response("200 OK", [("X-Count", 3)])
+        return [b"x"]
+    if path == "/hop":
+        start_response("200 OK", [("Transfer-Encoding", "chunked"), ("Connection", "close"), ("X-Kept", "yes")])
+        return [b"hop"]
+    if path == "/long":
+        start_response("200 OK", [("Content-Length", "5")])
+        return [b"0123456789"]
+    if path == "/exit":
+        os._exit(7)
+    if path == "/segfault":
+        ctypes.string_at(0)
+    if path == "/sleep":
+        time.sleep(float(parse_qs(environ["QUERY_STRING"]).get("s", ["1"])[0]))
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"slept"]
+    start_response("404 Not Found", [("Content-Type", "text/plain")])
+    return [b"not found"]
+
+
+application = app

@@ -1,0 +1,41 @@
+"""Fixtures of the end-to-end tests (helpers in serverkit.py)."""
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from serverkit import APPS, DEMO, VENV_PYTHON, Server
+
+
+@pytest.fixture
+def lanner():
+    """Starts servers for a test and kills whatever is left of them afterwards."""
+    servers: list[Server] = []
+
+    def start(args: list[str], cwd: Path = APPS, env: dict | None = None, bind: str | None = "127.0.0.1:0", wait: bool = True) -> Server:
+        server = Server(args, cwd, env, bind)
+        servers.append(server)
+        return server.started() if wait else server
+
+    yield start
+    for server in servers:
+        server.kill()
+
+
+@pytest.fixture(scope="session")
+def demo_site(tmp_path_factory):
+    """The demo Django site with a fresh database and collected static files, in a temp dir."""
+    work = tmp_path_factory.mktemp("demo")
+    env = {**os.environ, "DEMO_DATABASE": str(work / "db.sqlite3"), "DEMO_STATIC_ROOT": str(work / "static")}
+    for cmd in (["migrate", "--noinput", "-v", "0"], ["collectstatic", "--noinput", "-v", "0"]):
+        subprocess.run([VENV_PYTHON, "manage.py", *cmd], cwd=DEMO, env=env, check=True)
+    subprocess.run(
+        [VENV_PYTHON, "manage.py", "shell", "-c",
+         "from django.contrib.auth import get_user_model; "
+         "get_user_model().objects.create_superuser('admin', 'a@example.com', 'lanner-demo')"],
+        cwd=DEMO, env=env, check=True,
+    )
+    return {"env": {"DEMO_DATABASE": env["DEMO_DATABASE"], "DEMO_STATIC_ROOT": env["DEMO_STATIC_ROOT"]},
+            "static": work / "static"}

@@ -1,0 +1,119 @@
+"""The lanner command: flags, exit codes and the lines operators know."""
+
+import re
+import socket
+import subprocess
+import time
+
+from serverkit import APPS, LANNER
+
+
+def run(*args, timeout=30):
+    return subprocess.run([LANNER, *args], cwd=APPS, capture_output=True, text=True, timeout=timeout)
+
+
+def test_version():
+    result = run("--version")
+    assert result.returncode == 0
+    assert re.fullmatch(r"lanner \(version \d+\.\d+\.\d+\)\n", result.stdout)
+
+
+def test_help_lists_the_gunicorn_flags():
+    result = run("--help")
+    assert result.returncode == 0
+    for flag in ("-b, --bind", "-w, --workers", "--threads", "--chdir", "--pythonpath", "--python", "APP_MODULE"):
+        assert flag in result.stdout, flag
+
+
+def test_unknown_flag_exits_2_with_one_clear_line():
+    result = run("--no-such-flag", "hello")
+    assert result.returncode == 2
+    assert "--no-such-flag" in result.stderr
+
+
+def test_invalid_value_names_the_setting_and_what_it_accepts():
+    result = run("-w", "many", "hello")
+    assert result.returncode == 2
+    assert "--workers: invalid value 'many' (expected a positive integer)" in result.stderr
+
+
+def test_invalid_bind_is_refused():
+    result = run("-b", "127.0.0.1:99999", "hello")
+    assert result.returncode == 2
+    assert "the port must be a number from 0 to 65535" in result.stderr
+
+
+def test_missing_app_module_exits_2():
+    result = run()
+    assert result.returncode == 2
+    assert "APP_MODULE" in result.stderr
+
+
+def test_app_that_cannot_import_exits_3_quickly_with_its_traceback_once():
+    started = time.monotonic()
+    result = run("-b", "127.0.0.1:0", "-w", "3", "broken_import", timeout=30)
+    elapsed = time.monotonic() - started
+    output = result.stdout + result.stderr
+    assert result.returncode == 3, output
+    assert elapsed < 10, f"took {elapsed:.1f}s"
+    assert output.count("lanner_test_dependency_that_does_not_exist") >= 1
+    assert output.count("Traceback (most recent call last)") == 1, output
+    assert "Reason: App failed to load." in output
+    # No respawn storm: at most the workers asked for were started.
+    assert output.count("Booting worker with pid") <= 3
+
+
+def test_missing_module_is_named(lanner):
+    result = run("-b", "127.0.0.1:0", "no_such_app_module")
+    assert result.returncode == 3
+    assert "Failed to find application module 'no_such_app_module'" in result.stderr
+
+
+def test_startup_lines_and_booting_workers(lanner):
+    server = lanner(["-w", "2", "hello:app"])
+    listening = server.wait_for(r"\[(\d+)\] \[INFO\] Listening at: http://127\.0\.0\.1:(\d+) \((\d+)\)")
+    assert listening.group(1) == listening.group(3) == str(server.proc.pid)
+    assert int(listening.group(2)) == server.port != 0
+    booted = {int(server.wait_for(r"\[(\d+)\] \[INFO\] Booting worker with pid: \1", start=i).group(1)) for i in (0,)}
+    resp, body = server.request("GET", "/")
+    assert (resp.status, body) == (200, b"Hello, World!")
+    lines = [l for l in server.lines if "Booting worker with pid" in l]
+    assert len(lines) == 2
+    pids = {int(re.search(r"pid: (\d+)", l).group(1)) for l in lines}
+    assert pids == set(server.worker_pids())
+    assert booted <= pids
+
+
+def test_unix_socket_bind(lanner, tmp_path):
+    path = tmp_path / "lanner.sock"
+    server = lanner(["hello"], bind=f"unix:{path}", wait=False)
+    server.wait_for(rf"Listening at: unix:{re.escape(str(path))} ")
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(10)
+        s.connect(str(path))
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := s.recv(4096):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 200 OK") and data.endswith(b"Hello, World!")
+
+
+def test_several_binds(lanner):
+    server = lanner(["hello"], bind=None, wait=False)
+    server.kill()
+    server = lanner(["-b", "127.0.0.1:0", "-b", "[::1]:0", "hello"], bind=None, wait=False)
+    m = server.wait_for(r"Listening at: http://127\.0\.0\.1:(\d+),http://\[::1\]:(\d+) ")
+    for host, port in (("127.0.0.1", m.group(1)), ("::1", m.group(2))):
+        with socket.create_connection((host, int(port)), timeout=10) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = b""
+            while chunk := s.recv(4096):
+                data += chunk
+        assert data.endswith(b"Hello, World!"), host
+
+
+def test_port_in_use_is_a_clear_error(lanner):
+    first = lanner(["hello"])
+    result = run("-b", f"127.0.0.1:{first.port}", "hello")
+    assert result.returncode == 1
+    assert f"Connection in use: 127.0.0.1:{first.port}" in result.stderr

@@ -1,0 +1,89 @@
+"""Errors are handled the way users expect: 500 for app failures (traceback in the log, worker
+keeps serving), 500 made by the server for an invalid response, 502 when a worker dies."""
+
+import concurrent.futures
+import re
+
+import pytest
+
+
+@pytest.fixture
+def server(lanner):
+    return lanner(["-w", "2", "misbehaving"])
+
+
+def test_exception_in_the_app_is_a_500_with_the_traceback_logged_and_the_worker_keeps_serving(server):
+    _, pid_before = server.request("GET", "/ok")
+    resp, body = server.request("GET", "/raise")
+    assert resp.status == 500
+    assert b"Internal Server Error" in body and b"Traceback" not in body
+    server.wait_for(r"\[ERROR\] Error handling request GET /raise \(worker \d+, pid \d+\)")
+    server.wait_for(r"RuntimeError: the view failed on purpose")
+    # The worker lives on: the same two pids keep answering.
+    pids = {server.request("GET", "/ok")[1] for _ in range(10)}
+    assert pid_before in pids
+    assert "exited unexpectedly" not in server.output
+
+
+def test_exception_after_streaming_started_closes_the_connection(server):
+    conn = server.connect()
+    conn.request("GET", "/raise-late")
+    resp = conn.getresponse()
+    assert resp.status == 200
+    with pytest.raises(Exception):
+        resp.read()  # an incomplete chunked body: never passed off as complete
+    server.wait_for(r"failed after streaming started")
+
+
+@pytest.mark.parametrize("path, problem", [
+    ("/bad-status", r"invalid status 'OK'"),
+    ("/bad-header", r"header 'X-Test' has an invalid value"),
+    ("/bad-header-name", r"invalid header name 'Bad Name'"),
+    ("/int-header", r"header 'X-Count' value must be a str, not int"),
+])
+def test_invalid_response_head_becomes_a_500_made_by_the_server(server, path, problem):
+    data = server.raw(f"GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode())
+    head = data.split(b"\r\n\r\n", 1)[0]
+    assert head.startswith(b"HTTP/1.1 500 ")
+    assert b"injected" not in data.lower() and b"X-Test" not in head and b"X-Count" not in head
+    server.wait_for(rf"Invalid response from the app for GET {re.escape(path)}: {problem}")
+
+
+def test_hop_by_hop_headers_from_the_app_are_not_passed_on(server):
+    data = server.raw(b"GET /hop HTTP/1.1\r\nHost: t\r\n\r\n")
+    head, body = data.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 200")
+    assert b"x-kept: yes" in head.lower()
+    assert b"transfer-encoding" not in head.lower()
+    assert b"connection: close" in head.lower()
+    assert body == b"hop"
+
+
+def test_body_longer_than_its_content_length_is_cut(server):
+    data = server.raw(b"GET /long HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    assert data.split(b"\r\n\r\n", 1)[1] == b"01234"
+
+
+@pytest.mark.parametrize("path, how", [("/exit", r"exit code 7"), ("/segfault", r"signal SIGSEGV")])
+def test_worker_dying_mid_request_is_a_502_and_is_replaced(server, path, how):
+    server.request("GET", "/ok")
+    while server.output.count("Booting worker with pid") < 2:
+        server.wait_for(r"Booting worker with pid", start=server.line_count() - 1, timeout=10)
+    resp, body = server.request("GET", path)
+    assert resp.status == 502
+    died = server.wait_for(rf"Worker \d+ \(pid (\d+)\) exited unexpectedly with {how} while serving GET {re.escape(path)}")
+    # A replacement boots, and the server keeps answering.
+    mark = next(i for i, line in enumerate(server.lines) if died.group(0) in line)
+    server.wait_for(r"Booting worker with pid", start=mark)
+    for _ in range(5):
+        assert server.request("GET", "/ok")[0].status == 200
+    assert server.output.count("Booting worker with pid") == 3
+    assert int(died.group(1)) not in server.worker_pids()
+
+
+def test_other_requests_are_unaffected_by_a_dying_worker(server):
+    paths = ["/ok"] * 40 + ["/exit"]
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda p: (p, server.request("GET", p)[0].status), paths))
+    assert [s for p, s in results if p == "/ok"] == [200] * 40
+    assert [s for p, s in results if p == "/exit"] == [502]
