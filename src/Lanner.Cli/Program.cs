@@ -13,6 +13,15 @@ if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLET
     Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
 }
 
+// One socket thread per four cores: the master's work is a fraction of the Python workers', and
+// fewer threads mean fewer context switches (measured on 2 cores: one thread serves hello-world
+// as fast as two, with a better p99, and leaves more CPU to Django).
+if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT") is null)
+{
+    Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT",
+        Math.Max(1, Environment.ProcessorCount / 4).ToString(System.Globalization.CultureInfo.InvariantCulture));
+}
+
 string version = typeof(CommandLine).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 var commandLine = new CommandLine();
 ParseResult parsed = commandLine.Parse(args);

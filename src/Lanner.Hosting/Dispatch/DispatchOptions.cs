@@ -13,10 +13,13 @@ public sealed record DispatchOptions
     public TimeSpan QueueTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// Requests a busy worker may hold queued behind each running one. Two hides the round trip
-    /// through the master for fast apps (measured: ~3× the throughput of one at a time on hello-world).
+    /// Requests a busy worker may hold queued behind each running one, for fast apps: the worker
+    /// never waits for the round trip through the master, and reads its requests in batches.
+    /// Measured on 2 cores, 2 workers, wrk -c64 (requests/s): depth 1: hello 45k, Django 10.5k;
+    /// 2: 47k, 11.6k; 8: 59-65k, 12.7k; 16: as 8 with a worse p99. Requests behind one that turns
+    /// slow are reclaimed (<see cref="ReclaimAfter"/>), so depth costs no head-of-line blocking.
     /// </summary>
-    public int PipelineDepth { get; init; } = 2;
+    public int PipelineDepth { get; init; } = 8;
 
     /// <summary>
     /// Pipelining is used only while a worker's requests take less than this on average: for slow
@@ -26,7 +29,9 @@ public sealed record DispatchOptions
 
     /// <summary>
     /// Requests queued behind a request running longer than this (and longer than 4× the worker's
-    /// average) are taken back when another worker is free.
+    /// average) are taken back when another worker is free. 10 ms: longer than a scheduler time
+    /// slice, so a worker that was merely preempted on a busy machine does not count as slow
+    /// (at 2 ms, hello-world under full load caused ~40 needless reclaims a second on 2 cores).
     /// </summary>
-    public TimeSpan ReclaimAfter { get; init; } = TimeSpan.FromMilliseconds(2);
+    public TimeSpan ReclaimAfter { get; init; } = TimeSpan.FromMilliseconds(10);
 }
