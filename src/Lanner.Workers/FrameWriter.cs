@@ -18,6 +18,11 @@ internal sealed class FrameWriter : IThreadPoolWorkItem, IDisposable
     private ByteBuffer _pending = new(16 * 1024);
     private ByteBuffer _sending = new(16 * 1024);
 
+    // Actions to run once the frames queued before them are in the kernel (e.g. signal the worker
+    // that a Reclaim frame is there to read).
+    private List<Action>? _pendingAfter;
+    private List<Action>? _sendingAfter;
+
     // True while one thread owns flushing (a scope has it registered, a send is under way, or the
     // async loop runs). Whoever sets it sends everything appended until it finds the buffer empty.
     private bool _flushing;
@@ -60,6 +65,22 @@ internal sealed class FrameWriter : IThreadPoolWorkItem, IDisposable
         return true;
     }
 
+    /// <summary>Queues a frame and runs <paramref name="afterSent"/> once it has been handed to the kernel.</summary>
+    public bool Write(FrameType type, FrameFlags flags, uint stream, ReadOnlySpan<byte> payload, Action afterSent)
+    {
+        lock (_sync)
+        {
+            if (_closed)
+            {
+                return false;
+            }
+
+            (_pendingAfter ??= []).Add(afterSent);
+        }
+
+        return Write(type, flags, stream, payload);
+    }
+
     /// <summary>Queues a frame whose payload is a 4-byte integer.</summary>
     public bool WriteUInt32(FrameType type, uint stream, uint value)
     {
@@ -86,6 +107,7 @@ internal sealed class FrameWriter : IThreadPoolWorkItem, IDisposable
                 }
 
                 (_pending, _sending) = (_sending, _pending);
+                (_pendingAfter, _sendingAfter) = (_sendingAfter, _pendingAfter);
                 batch = _sending;
             }
 
@@ -103,6 +125,8 @@ internal sealed class FrameWriter : IThreadPoolWorkItem, IDisposable
                 ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
                 return;
             }
+
+            RunAfterSent();
         }
     }
 
@@ -123,6 +147,7 @@ internal sealed class FrameWriter : IThreadPoolWorkItem, IDisposable
                 }
 
                 batch.Clear();
+                RunAfterSent();
                 lock (_sync)
                 {
                     if (_pending.Length == 0 || _closed)
@@ -132,12 +157,27 @@ internal sealed class FrameWriter : IThreadPoolWorkItem, IDisposable
                     }
 
                     (_pending, _sending) = (_sending, _pending);
+                    (_pendingAfter, _sendingAfter) = (_sendingAfter, _pendingAfter);
                 }
             }
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
             Fail(ex);
+        }
+    }
+
+    /// <summary>Runs the actions of the batch just sent (only the flushing thread touches <see cref="_sendingAfter"/>).</summary>
+    private void RunAfterSent()
+    {
+        if (_sendingAfter is { Count: > 0 } actions)
+        {
+            foreach (Action action in actions)
+            {
+                action();
+            }
+
+            actions.Clear();
         }
     }
 

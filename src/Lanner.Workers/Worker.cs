@@ -325,11 +325,12 @@ public sealed class Worker : IWorkerHandle, IDisposable
             }
 
             _reclaiming = true;
-            _writer.Write(FrameType.Reclaim, FrameFlags.None, 0, default);
+            // A single-threaded worker busy in the app reads the Reclaim frame from its SIGURG
+            // handler: the signal goes once the frame is in the kernel, never before.
+            int pid = Pid;
+            _writer.Write(FrameType.Reclaim, FrameFlags.None, 0, default, () => Native.SendSignal(pid, SignalNames.SIGURG));
         }
 
-        // A single-threaded worker busy in the app reads the Reclaim frame from its SIGURG handler.
-        Native.SendSignal(Pid, SignalNames.SIGURG);
         return true;
     }
 

@@ -9,7 +9,6 @@ when threaded.
 from __future__ import annotations
 
 import collections
-import errno
 import socket
 import struct
 import threading
@@ -94,11 +93,16 @@ class Connection:
             self.io_depth += 1
             try:
                 self.sock.sendall(data)
+            except ConnectionError:
+                raise ConnectionLost() from None
             finally:
                 self.io_depth -= 1
         else:
             with lock:
-                self.sock.sendall(data)
+                try:
+                    self.sock.sendall(data)
+                except ConnectionError:
+                    raise ConnectionLost() from None
 
     def send_parts(self, parts: list) -> None:
         """Sends several buffers as one write where possible (no copy of large bodies)."""
@@ -122,6 +126,8 @@ class Connection:
                 parts = rest
                 total -= sent
                 sent = self.sock.sendmsg(parts)
+        except ConnectionError:
+            raise ConnectionLost() from None
         finally:
             self.io_depth -= 1
             if lock is not None:
@@ -160,10 +166,8 @@ class Connection:
             return False
         except InterruptedError:
             return True
-        except OSError as exc:
-            if exc.errno in (errno.ECONNRESET, errno.EPIPE):
-                raise ConnectionLost() from None
-            raise
+        except ConnectionError:
+            raise ConnectionLost() from None
         if n == 0:
             raise ConnectionLost()
         self._end += n
@@ -178,7 +182,10 @@ class Connection:
                 return got
             if self._end == len(self._buf):
                 self._make_room(0)
-            n = self.sock.recv_into(self._view[self._end:])
+            try:
+                n = self.sock.recv_into(self._view[self._end:])
+            except ConnectionError:
+                raise ConnectionLost() from None
             if n == 0:
                 raise ConnectionLost()
             self._end += n

@@ -54,7 +54,7 @@ def main() -> None:
         "python": sys.version.split()[0],
     }
     try:
-        conn.send_frame(P.HELLO, 0, 0, marshal.dumps(hello))
+        conn.send_frame(P.HELLO, 0, 0, marshal.dumps(hello))  # ConnectionLost from here on: the master is gone
         ftype, _flags, _stream, payload = conn.read_frame_blocking()
         if ftype != P.CONFIG:
             raise ProtocolError(f"expected the configuration, got frame type 0x{ftype:02x}")
@@ -105,7 +105,7 @@ def _boot(conn: Connection, config: dict):
 def _send_boot_error(conn: Connection, message: str, tb: str) -> None:
     try:
         conn.send_frame(P.BOOT_ERROR, 0, 0, marshal.dumps({"message": message, "traceback": tb}))
-    except OSError:
+    except (OSError, ConnectionLost):
         pass
 
 
