@@ -34,3 +34,27 @@ def test_requests_pipelined_behind_one_that_turns_slow_move_to_the_worker_that_f
         waited = max(t for _, t in results[:3])
         assert waited < 2.0, f"round {round_}: a request waited {waited:.2f}s behind a slow one"
     assert re.search(r"Worker \d+ \(pid \d+\) handed back 1 queued request\(s\)", server.output), server.output
+
+
+def test_threads_run_requests_of_one_worker_at_once(lanner):
+    server = lanner(["-w", "1", "--threads", "4", "misbehaving"])
+    server.wait_for(r"Using worker: gthread")
+    started = time.monotonic()
+    sockets = [_send(server.port, "/sleep?s=1") for _ in range(4)]
+    results = [_status_and_time(s, started) for s in sockets]
+    assert [status for status, _ in results] == [b"200"] * 4
+    assert max(t for _, t in results) < 1.8, results  # one at a time would take 4 s
+
+
+def test_chdir_and_pythonpath(lanner, tmp_path):
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "greeting.py").write_text("TEXT = b'from the python path'\n")
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "siteapp.py").write_text(
+        "import greeting\n"
+        "def application(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [greeting.TEXT]\n")
+    server = lanner(["--chdir", str(tmp_path / "site"), "--pythonpath", str(tmp_path / "lib"), "siteapp"])
+    resp, body = server.request("GET", "/")
+    assert (resp.status, body) == (200, b"from the python path")
