@@ -55,16 +55,10 @@ if (parsed.Action is System.CommandLine.Help.HelpAction)
     return parsed.Invoke();
 }
 
-EffectiveSettings settings;
-try
+(EffectiveSettings? settings, string? problem) = ReadSettings(commandLine, parsed);
+if (settings is null)
 {
-    var builder = new SettingsBuilder();
-    commandLine.Apply(parsed, builder);
-    settings = builder.Build();
-}
-catch (SettingException ex)
-{
-    Console.Error.WriteLine($"lanner: error: {ex.Message}");
+    Console.Error.WriteLine($"lanner: error: {problem}");
     return ExitCodes.Usage;
 }
 
@@ -85,4 +79,25 @@ catch (InvalidOperationException ex)
     return ExitCodes.Error;
 }
 
-return await LannerServer.RunAsync(ServerOptions.From(settings, launch));
+// HUP reads the configuration again, from the same sources.
+(ServerOptions?, string?) Reload()
+{
+    (EffectiveSettings? again, string? error) = ReadSettings(commandLine, commandLine.Parse(args));
+    return again is null ? (null, error) : (ServerOptions.From(again, launch), null);
+}
+
+return await LannerServer.RunAsync(ServerOptions.From(settings, launch), Reload);
+
+static (EffectiveSettings? Settings, string? Problem) ReadSettings(CommandLine commandLine, ParseResult parsed)
+{
+    try
+    {
+        var builder = new SettingsBuilder();
+        commandLine.Apply(parsed, builder);
+        return (builder.Build(), null);
+    }
+    catch (SettingException ex)
+    {
+        return (null, ex.Message);
+    }
+}

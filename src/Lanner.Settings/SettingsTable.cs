@@ -98,10 +98,150 @@ public static class SettingsTable
         format: v => string.Join(",", v),
         combine: lists => lists.SelectMany(l => l).ToList());
 
+    public static readonly Setting<TimeSpan> Timeout = new(
+        "timeout",
+        ["-t", "--timeout"],
+        WorkerSection,
+        TimeSpan.FromSeconds(30),
+        "a number of seconds (0 disables)",
+        raw => Seconds(raw),
+        "A request running longer than this many seconds is answered 504; its worker's Python stack is logged and the worker is replaced. 0 disables.",
+        "30 s, as gunicorn: long enough for any page, short enough that a stuck worker is noticed.",
+        metaVar: "SECONDS",
+        format: FormatSeconds);
+
+    public static readonly Setting<TimeSpan> GracefulTimeout = new(
+        "graceful_timeout",
+        ["--graceful-timeout"],
+        WorkerSection,
+        TimeSpan.FromSeconds(30),
+        "a number of seconds",
+        raw => Seconds(raw),
+        "On shutdown or reload, how long requests in progress may take to finish.",
+        "30 s, as gunicorn.",
+        metaVar: "SECONDS",
+        format: FormatSeconds);
+
+    public static readonly Setting<int> MaxRequests = new(
+        "max_requests",
+        ["--max-requests"],
+        WorkerSection,
+        0,
+        "a non-negative integer (0 disables)",
+        raw => NonNegativeInt(raw),
+        "Replace a worker after it has served this many requests (a simple guard against leaks). 0 disables.",
+        "0, as gunicorn: workers live until something else replaces them.",
+        metaVar: "INT");
+
+    public static readonly Setting<int> MaxRequestsJitter = new(
+        "max_requests_jitter",
+        ["--max-requests-jitter"],
+        WorkerSection,
+        0,
+        "a non-negative integer",
+        raw => NonNegativeInt(raw),
+        "Add a random 0..N to each worker's --max-requests, so that workers are not all replaced at once.",
+        "0, as gunicorn.",
+        metaVar: "INT");
+
+    public static readonly Setting<int> MaxWorkerMemory = new(
+        "max_worker_memory",
+        ["--max-worker-memory"],
+        WorkerSection,
+        0,
+        "a non-negative number of megabytes (0 disables)",
+        raw => NonNegativeInt(raw),
+        "Replace a worker whose resident memory (RSS, sampled every second) exceeds this many MB, after its current request. 0 disables.",
+        "0: no limit; set it a little above what a healthy worker of your app uses.",
+        metaVar: "MB");
+
+    public static readonly Setting<int> MaxQueue = new(
+        "max_queue",
+        ["--max-queue"],
+        WorkerSection,
+        2048,
+        "a positive integer",
+        raw => PositiveInt(raw),
+        "Requests that may wait in the master when every worker is busy; beyond it they get 503 with Retry-After at once.",
+        "2048, gunicorn's listen backlog: where its waiting requests queue.",
+        metaVar: "INT");
+
+    public static readonly Setting<TimeSpan> QueueTimeout = new(
+        "queue_timeout",
+        ["--queue-timeout"],
+        WorkerSection,
+        TimeSpan.FromSeconds(30),
+        "a number of seconds",
+        raw => Seconds(raw, allowZero: false),
+        "How long a request may wait for a free worker before it gets 503 with Retry-After.",
+        "30 s: a client waits no longer for a worker than a request may run.",
+        metaVar: "SECONDS",
+        format: FormatSeconds);
+
+    public static readonly Setting<bool> Preload = new(
+        "preload_app",
+        ["--preload"],
+        WorkerSection,
+        false,
+        "true or false",
+        raw => Bool(raw),
+        "Import the app once in a parent Python process and fork the workers from it: memory shared copy-on-write, and a replacement worker in milliseconds. A reload (HUP) restarts that parent, so new code is loaded.",
+        "Off, as gunicorn: each worker imports the app itself.",
+        format: v => v ? "true" : "false",
+        isSwitch: true);
+
+    public static readonly Setting<bool> CaptureOutput = new(
+        "capture_output",
+        ["--capture-output"],
+        WorkerSection,
+        false,
+        "true or false",
+        raw => Bool(raw),
+        "Send what the workers print to stdout and stderr to the error log, line by line, tagged with the worker.",
+        "Off, as gunicorn: the workers share the master's terminal.",
+        format: v => v ? "true" : "false",
+        isSwitch: true);
+
     /// <summary>Every setting, in the order of the docs.</summary>
-    public static IReadOnlyList<Setting> All { get; } = [Bind, Workers, Threads, Chdir, PythonPath, Python, Static];
+    public static IReadOnlyList<Setting> All { get; } =
+    [
+        Bind, Workers, Threads, Timeout, GracefulTimeout, MaxRequests, MaxRequestsJitter, MaxWorkerMemory,
+        MaxQueue, QueueTimeout, Preload, CaptureOutput, Chdir, PythonPath, Python, Static,
+    ];
 
     public static Setting? FindByName(string name) => All.FirstOrDefault(s => s.Name == name);
+
+    private static int NonNegativeInt(string raw)
+    {
+        int value = int.Parse(raw.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+        if (value < 0)
+        {
+            throw new FormatException();
+        }
+
+        return value;
+    }
+
+    private static TimeSpan Seconds(string raw, bool allowZero = true)
+    {
+        double value = double.Parse(raw.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture);
+        if (value < 0 || (!allowZero && value == 0) || double.IsNaN(value) || double.IsInfinity(value) || value > 86400 * 365)
+        {
+            throw new FormatException();
+        }
+
+        return TimeSpan.FromSeconds(value);
+    }
+
+    private static string FormatSeconds(TimeSpan value) => value.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture);
+
+    /// <summary>gunicorn's boolean spellings, for config files and environment variables.</summary>
+    private static bool Bool(string raw) => raw.Trim().ToLowerInvariant() switch
+    {
+        "true" or "1" or "yes" or "on" or "y" or "t" => true,
+        "false" or "0" or "no" or "off" or "n" or "f" or "" => false,
+        _ => throw new FormatException(),
+    };
 
     private static int PositiveInt(string raw)
     {

@@ -60,6 +60,12 @@ public sealed class Exchange : IValueTaskSource, IDisposable
     /// <summary>Stream id on its worker's connection; valid while <see cref="Worker"/> is set.</summary>
     internal uint StreamId { get; set; }
 
+    /// <summary>
+    /// Timestamp when the request (probably) started running on its worker: when it was sent to a
+    /// worker with a free thread, or when the request ahead of it finished. 0 while queued.
+    /// </summary>
+    internal long StartedAt { get; set; }
+
     /// <summary>True once the worker sent the response head (the request certainly started).</summary>
     internal bool HeadReceived { get; set; }
 

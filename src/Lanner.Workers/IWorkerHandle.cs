@@ -21,8 +21,14 @@ public interface IWorkerHandle
     /// <summary>Ready and not draining.</summary>
     bool IsAccepting { get; }
 
+    /// <summary>To be replaced once its replacement is ready: used only when no other worker has room.</summary>
+    bool Retiring { get; }
+
     /// <summary>Timestamp since which its oldest unfinished request has (probably) been running; 0 when idle.</summary>
     long BusySince { get; }
+
+    /// <summary>When the oldest request queued on it (sent, not started) arrived; 0 when none waits.</summary>
+    long OldestWaitingSince { get; }
 
     /// <summary>Moving average of how long its requests take, in timestamp ticks (0 until it served one).</summary>
     long ServiceTicks { get; }
@@ -54,4 +60,10 @@ public interface IWorkerEvents
 
     /// <summary>Requests that never started on the worker they were sent to; dispatch them again, first.</summary>
     void Requeue(IReadOnlyList<Exchange> exchanges);
+
+    /// <summary>
+    /// No worker can serve for now (they keep failing to boot): waiting requests and new ones get
+    /// 503 until a worker becomes available again.
+    /// </summary>
+    void NoWorkersAlive(string reason);
 }

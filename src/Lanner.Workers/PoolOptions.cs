@@ -35,4 +35,22 @@ public sealed record PoolOptions
 
     /// <summary>How long a started process may take to connect and say hello.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>A request running longer is answered 504 and its worker replaced (--timeout); zero disables.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a stopping worker may take to finish what it holds (--graceful-timeout).</summary>
+    public TimeSpan GracefulTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Requests after which a worker is replaced (--max-requests); 0 disables.</summary>
+    public int MaxRequests { get; init; }
+
+    /// <summary>Random extra requests per worker, 0..N (--max-requests-jitter).</summary>
+    public int MaxRequestsJitter { get; init; }
+
+    /// <summary>Resident memory above which a worker is replaced (--max-worker-memory); 0 disables.</summary>
+    public long MaxMemoryBytes { get; init; }
+
+    /// <summary>Workers' stdout and stderr go to the log, line by line (--capture-output).</summary>
+    public bool CaptureOutput { get; init; }
 }

@@ -13,8 +13,8 @@ namespace Lanner.Workers;
 /// </summary>
 /// <remarks>
 /// Invariant: <see cref="_inflight"/> holds, in the order they were sent, exactly the exchanges
-/// sent to this worker that have not ended. A single-threaded worker serves them in that order,
-/// so when it dies the first <see cref="Concurrency"/> of them may have started and the rest have not.
+/// sent to this worker that have not ended. A worker starts them in that order, so when it dies
+/// the first <see cref="Concurrency"/> of them may have started and the rest have not.
 /// </remarks>
 public sealed class Worker : IWorkerHandle, IDisposable
 {
@@ -29,31 +29,55 @@ public sealed class Worker : IWorkerHandle, IDisposable
     private Socket? _socket;
     private FrameWriter? _writer;
     private uint _nextStream;
-    private long _busySince;
     private bool _reclaiming;
     private bool _stopRequested;
     private bool _killedByLanner;
     private bool _bootFailed;
     private bool _protocolError;
+    private bool _timedOut;
     private long _served;
     private long _serviceTicks;
+    private long _dumpOffset;
 
-    internal Worker(int id, int concurrency, WorkerPool pool, TimeProvider time, ILogger log)
+    internal Worker(int id, int generation, PoolOptions options, WorkerPool pool, TimeProvider time, ILogger log, int recycleLimit)
     {
         Id = id;
-        Concurrency = concurrency;
+        Generation = generation;
+        Options = options;
+        Concurrency = options.Threads;
+        RecycleLimit = recycleLimit;
         _pool = pool;
         _time = time;
         _log = log;
+        SpawnedAt = time.GetTimestamp();
     }
 
     public int Id { get; }
+
+    /// <summary>The configuration generation it was started with (a reload starts a new one).</summary>
+    public int Generation { get; }
+
+    internal PoolOptions Options { get; }
 
     public int Pid { get; private set; }
 
     public int Concurrency { get; }
 
+    /// <summary>Requests it serves before it is replaced (--max-requests with jitter).</summary>
+    public int RecycleLimit { get; }
+
+    public long SpawnedAt { get; }
+
     public string PythonVersion { get; private set; } = "?";
+
+    /// <summary>True once the worker has loaded the app.</summary>
+    public bool WasReady { get; private set; }
+
+    /// <summary>Set by the pool: this worker is to be replaced, and stops once its replacement is ready.</summary>
+    public bool Retiring { get; internal set; }
+
+    /// <summary>Where the worker's faulthandler writes Python stacks (on SIGUSR1 and on fatal signals).</summary>
+    internal string? DumpPath { get; set; }
 
     public WorkerState State
     {
@@ -88,24 +112,78 @@ public sealed class Worker : IWorkerHandle, IDisposable
         }
     }
 
+    /// <summary>Start of its oldest running request; 0 when idle.</summary>
     public long BusySince
     {
         get
         {
             lock (_sync)
             {
-                return _busySince;
+                long oldest = 0;
+                for (int i = 0; i < _inflight.Count && i < Concurrency; i++)
+                {
+                    long started = _inflight[i].StartedAt;
+                    if (started != 0 && (oldest == 0 || started < oldest))
+                    {
+                        oldest = started;
+                    }
+                }
+
+                return oldest;
             }
         }
     }
 
     public long ServiceTicks => Interlocked.Read(ref _serviceTicks);
 
+    public long OldestWaitingSince
+    {
+        get
+        {
+            lock (_sync)
+            {
+                for (int i = Concurrency; i < _inflight.Count; i++)
+                {
+                    if (_inflight[i].StartedAt == 0)
+                    {
+                        return _inflight[i].ArrivedAt;
+                    }
+                }
+
+                return 0;
+            }
+        }
+    }
+
     /// <summary>Requests it finished.</summary>
     public long Served => Interlocked.Read(ref _served);
 
+    /// <summary>The request running longest, and since when (for the timeout check and `lanner top`).</summary>
+    internal (Exchange? Exchange, long StartedAt) OldestRunning()
+    {
+        lock (_sync)
+        {
+            Exchange? found = null;
+            long oldest = 0;
+            for (int i = 0; i < _inflight.Count && i < Concurrency; i++)
+            {
+                long started = _inflight[i].StartedAt;
+                if (started != 0 && (oldest == 0 || started < oldest))
+                {
+                    oldest = started;
+                    found = _inflight[i];
+                }
+            }
+
+            return (found, oldest);
+        }
+    }
+
     /// <summary>Set when the app failed to load in this worker.</summary>
     public WorkerBootError? BootError { get; private set; }
+
+    /// <summary>How the process ended; set once <see cref="RunAsync"/> completes.</summary>
+    public WorkerExit? Exit { get; private set; }
 
     internal void SetBootError(WorkerBootError error)
     {
@@ -117,13 +195,10 @@ public sealed class Worker : IWorkerHandle, IDisposable
         BootError = error;
     }
 
-    /// <summary>How the process ended; set once <see cref="RunAsync"/> completes.</summary>
-    public WorkerExit? Exit { get; private set; }
-
     // ---- lifecycle ---------------------------------------------------------------------------
 
     /// <summary>Starts the process, waits for it to end, and settles every request it held.</summary>
-    internal async Task RunAsync(ProcessStartInfo startInfo, CancellationToken cancellationToken)
+    internal async Task RunAsync(ProcessStartInfo startInfo)
     {
         try
         {
@@ -135,23 +210,38 @@ public sealed class Worker : IWorkerHandle, IDisposable
             lock (_sync)
             {
                 _state = WorkerStates.Next(_state, WorkerTrigger.ProcessExited);
+                _bootFailed = true;
             }
 
             Exit = new WorkerExit(WorkerExitReason.BootFailed, 127, null);
             BootError = new WorkerBootError($"cannot start the Python interpreter {startInfo.FileName}: {ex.Message}", "");
             _pool.OnBootFailed(this);
+            _pool.OnExited(this);
             return;
         }
 
         Pid = _process.Id;
         WorkerLog.Booting(_log, Pid);
+        if (startInfo.RedirectStandardOutput)
+        {
+            CaptureOutput(_process);
+        }
+
         await _process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
 
-        // Let the reader take in what the worker wrote before it died (its last responses).
+        // The reader takes in what the worker wrote before it died (its last responses, a Reclaimed
+        // frame) up to the end of the stream. Only once it has finished is it known which requests
+        // are left: settling earlier could requeue a request the reader is handing back too.
         Task closed = _connectionClosed.Task;
-        if (_socket is not null && await Task.WhenAny(closed, Task.Delay(500, CancellationToken.None)).ConfigureAwait(false) != closed)
+        if (_socket is not null)
         {
-            CloseConnection();
+            if (await Task.WhenAny(closed, Task.Delay(TimeSpan.FromSeconds(2), _time)).ConfigureAwait(false) != closed)
+            {
+                // Something else holds the socket open (a child the app forked): stop reading.
+                CloseConnection();
+            }
+
+            await closed.ConfigureAwait(false);
         }
 
         int exitCode = _process.ExitCode;
@@ -162,12 +252,27 @@ public sealed class Worker : IWorkerHandle, IDisposable
             Exit = WorkerExit.Classify(exitCode, _stopRequested, _killedByLanner, _bootFailed, _protocolError);
             settled = [.. _inflight];
             _inflight.Clear();
-            _busySince = 0;
         }
 
         CloseConnection();
         Settle(settled);
         _pool.OnExited(this);
+    }
+
+    private void CaptureOutput(Process process)
+    {
+        void Log(object sender, DataReceivedEventArgs e)
+        {
+            if (e.Data is not null)
+            {
+                WorkerLog.Output(_log, Id, Pid, e.Data);
+            }
+        }
+
+        process.OutputDataReceived += Log;
+        process.ErrorDataReceived += Log;
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
     }
 
     /// <summary>
@@ -184,20 +289,27 @@ public sealed class Worker : IWorkerHandle, IDisposable
             bool mayHaveStarted = i < Concurrency || ex.HeadReceived;
             if (mayHaveStarted)
             {
-                firstServing ??= ex.RequestLine;
+                if (!ex.IsFinished)
+                {
+                    firstServing ??= ex.RequestLine;
+                }
+
                 ex.Fail(_protocolError ? ExchangeFailure.WorkerProtocolError : ExchangeFailure.WorkerDied,
                     $"worker {Id} (pid {Pid}) exited with {Exit!.Describe()}");
             }
             else
             {
                 ex.Worker = null;
+                ex.StartedAt = 0;
                 again.Add(ex);
             }
         }
 
-        if (Exit!.Reason is WorkerExitReason.Crashed or WorkerExitReason.Signaled)
+        if (Exit!.Reason is WorkerExitReason.Crashed or WorkerExitReason.Signaled && !_timedOut)
         {
-            WorkerLog.DiedUnexpectedly(_log, Id, Pid, Exit.Describe(), firstServing is null ? "" : $" while serving {firstServing}");
+            string dump = ReadDump();
+            WorkerLog.DiedUnexpectedly(_log, Id, Pid, Exit.Describe(),
+                (firstServing is null ? "" : $" while serving {firstServing}") + (dump.Length == 0 ? "" : "\n" + dump));
         }
         else if (Exit.Reason is WorkerExitReason.Stopped)
         {
@@ -220,6 +332,11 @@ public sealed class Worker : IWorkerHandle, IDisposable
             _socket = socket;
             _writer = new FrameWriter(socket, OnWriteFailed);
             PythonVersion = hello.PythonVersion;
+            if (Pid == 0)
+            {
+                Pid = hello.Pid;
+            }
+
             _state = WorkerStates.Next(_state, WorkerTrigger.Connected);
             _writer.Write(FrameType.Config, FrameFlags.None, 0, config);
         }
@@ -227,28 +344,56 @@ public sealed class Worker : IWorkerHandle, IDisposable
         _ = ReadLoopAsync(socket, leftover);
     }
 
-    /// <summary>Asks the worker to finish what it holds and exit.</summary>
-    public void Stop()
+    /// <summary>Asks the worker to finish what it holds and exit; it is killed if it takes longer than <paramref name="grace"/>.</summary>
+    public void Stop(TimeSpan grace)
     {
-        using FlushScope sends = FlushScope.Enter();
-        lock (_sync)
+        bool wasReady;
+        using (FlushScope.Enter())
         {
-            if (_state == WorkerState.Exited)
+            lock (_sync)
             {
-                return;
-            }
+                if (_state == WorkerState.Exited || _stopRequested)
+                {
+                    return;
+                }
 
-            _stopRequested = true;
-            bool wasReady = _state == WorkerState.Ready;
-            _state = WorkerStates.Next(_state, WorkerTrigger.Drain);
-            _writer?.Write(FrameType.Stop, FrameFlags.None, 0, default);
-            if (!wasReady)
-            {
-                return;
+                _stopRequested = true;
+                wasReady = _state == WorkerState.Ready;
+                _state = WorkerStates.Next(_state, WorkerTrigger.Drain);
+                _writer?.Write(FrameType.Stop, FrameFlags.None, 0, default);
             }
         }
 
-        _pool.Events.WorkerUnavailable(this);
+        if (wasReady)
+        {
+            _pool.Events.WorkerUnavailable(this);
+        }
+
+        if (_writer is null)
+        {
+            // Not connected yet: nothing to finish.
+            Signal(SignalNames.SIGTERM);
+        }
+
+        _ = KillAfterAsync(grace);
+    }
+
+    private async Task KillAfterAsync(TimeSpan grace)
+    {
+        try
+        {
+            await Task.Delay(grace, _time).ConfigureAwait(false);
+        }
+        catch (ArgumentOutOfRangeException)
+        {
+            return;
+        }
+
+        if (State != WorkerState.Exited)
+        {
+            WorkerLog.StopTimeout(_log, Id, Pid);
+            Kill();
+        }
     }
 
     /// <summary>Sends SIGKILL (if it is still alive).</summary>
@@ -270,6 +415,134 @@ public sealed class Worker : IWorkerHandle, IDisposable
     /// <summary>Sends a signal to the worker process.</summary>
     public bool Signal(int signal) => Native.SendSignal(Pid, signal);
 
+    // ---- supervision ------------------------------------------------------------------------
+
+    /// <summary>
+    /// The request has run past --timeout: answer 504, hand what waits behind it to other
+    /// workers, log the worker's Python stack (gunicorn's "WORKER TIMEOUT" line), then stop the
+    /// worker — SIGTERM, and SIGKILL after <see cref="Supervision.KillGrace"/>.
+    /// </summary>
+    internal void TimeOut(Exchange exchange, TimeSpan timeout)
+    {
+        bool wasReady;
+        lock (_sync)
+        {
+            if (_timedOut || _state == WorkerState.Exited)
+            {
+                return;
+            }
+
+            _timedOut = true;
+            _stopRequested = true;
+            wasReady = _state == WorkerState.Ready;
+            if (_state != WorkerState.Draining)
+            {
+                _state = WorkerStates.Next(_state, WorkerTrigger.Drain);
+            }
+        }
+
+        if (wasReady)
+        {
+            _pool.Events.WorkerUnavailable(this);
+        }
+
+        exchange.Fail(ExchangeFailure.Timeout, $"it ran past the {timeout.TotalSeconds:0.###} s timeout");
+        ReclaimQueued();
+        _ = DumpThenStopAsync(exchange, timeout);
+    }
+
+    private async Task DumpThenStopAsync(Exchange exchange, TimeSpan timeout)
+    {
+        string stack = await DumpStackAsync().ConfigureAwait(false);
+        WorkerLog.Timeout(_log, Pid, Id, exchange.RequestLine, timeout.TotalSeconds,
+            stack.Length == 0 ? " (no Python stack could be read)" : "\n" + stack);
+        Signal(SignalNames.SIGTERM);
+        _ = KillAfterAsync(Supervision.KillGrace);
+    }
+
+    /// <summary>Asks faulthandler (SIGUSR1) for the stack of every thread and reads what it wrote.</summary>
+    internal async Task<string> DumpStackAsync()
+    {
+        if (DumpPath is null || !Signal(SignalNames.SIGUSR1))
+        {
+            return "";
+        }
+
+        // faulthandler writes from the signal handler, at once; wait until the file stops growing.
+        long last = -1;
+        for (int i = 0; i < 50; i++)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(20), _time).ConfigureAwait(false);
+            long size = new FileInfo(DumpPath).Length;
+            if (size > _dumpOffset && size == last)
+            {
+                break;
+            }
+
+            last = size;
+        }
+
+        return ReadDump();
+    }
+
+    /// <summary>What faulthandler wrote since the last read.</summary>
+    private string ReadDump()
+    {
+        if (DumpPath is null || !File.Exists(DumpPath))
+        {
+            return "";
+        }
+
+        try
+        {
+            using var file = new FileStream(DumpPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            if (file.Length <= _dumpOffset)
+            {
+                return "";
+            }
+
+            file.Position = _dumpOffset;
+            using var reader = new StreamReader(file);
+            string text = reader.ReadToEnd();
+            _dumpOffset = file.Length;
+            return text.TrimEnd();
+        }
+        catch (IOException)
+        {
+            return "";
+        }
+    }
+
+    /// <summary>Resident memory of the process in bytes, or 0 if it cannot be read.</summary>
+    internal long ResidentBytes()
+    {
+        try
+        {
+            string[] fields = File.ReadAllText($"/proc/{Pid}/statm").Split(' ');
+            return long.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture) * Environment.SystemPageSize;
+        }
+        catch (Exception ex) when (ex is IOException or FormatException or IndexOutOfRangeException or UnauthorizedAccessException)
+        {
+            return 0;
+        }
+    }
+
+    private void ReclaimQueued()
+    {
+        using FlushScope sends = FlushScope.Enter();
+        lock (_sync)
+        {
+            if (_writer is null || _inflight.Count <= Concurrency || _reclaiming)
+            {
+                return;
+            }
+
+            _reclaiming = true;
+            int pid = Pid;
+            _writer.Write(FrameType.Reclaim, FrameFlags.None, 0, default, () => Native.SendSignal(pid, SignalNames.SIGURG));
+        }
+    }
+
     // ---- dispatch ----------------------------------------------------------------------------
 
     public bool TrySend(Exchange exchange)
@@ -287,24 +560,29 @@ public sealed class Worker : IWorkerHandle, IDisposable
                 stream = ++_nextStream;
             }
 
+            // An exchange has one owner at a time (the queue, or one worker).
+            Debug.Assert(exchange.Worker is null, $"{exchange.RequestLine} is already on worker {exchange.Worker?.Id}");
+            FrameFlags flags = exchange.RequestBodyComplete ? FrameFlags.End : FrameFlags.None;
+            if (!_writer.Write(FrameType.Request, flags, stream, exchange.RequestPayload.WrittenSpan))
+            {
+                // The connection is gone (the process is dying): take nothing more.
+                _state = WorkerStates.Next(_state, WorkerTrigger.Drain);
+                return false;
+            }
+
             exchange.StreamId = stream;
             exchange.Worker = this;
             exchange.HeadReceived = false;
-            if (_inflight.Count == 0)
-            {
-                _busySince = _time.GetTimestamp();
-            }
-
+            exchange.StartedAt = _inflight.Count < Concurrency ? _time.GetTimestamp() : 0;
             _inflight.Add(exchange);
-            FrameFlags flags = exchange.RequestBodyComplete ? FrameFlags.End : FrameFlags.None;
-            return _writer.Write(FrameType.Request, flags, stream, exchange.RequestPayload.WrittenSpan);
+            return true;
         }
     }
 
     public void Abort(Exchange exchange)
     {
-        using FlushScope sends = FlushScope.Enter();
         exchange.MarkClientAborted();
+        using FlushScope sends = FlushScope.Enter();
         lock (_sync)
         {
             if (exchange.Worker == this && _inflight.Contains(exchange))
@@ -337,11 +615,13 @@ public sealed class Worker : IWorkerHandle, IDisposable
     /// <summary>The front's answer to a ResponseFile frame: whether it opened the file.</summary>
     public void AckFile(Exchange exchange, bool opened)
     {
-        using FlushScope sends = FlushScope.Enter();
-        Span<byte> payload = [opened ? (byte)1 : (byte)0];
-        lock (_sync)
+        using (FlushScope.Enter())
         {
-            _writer?.Write(FrameType.FileAck, FrameFlags.None, exchange.StreamId, payload);
+            Span<byte> payload = [opened ? (byte)1 : (byte)0];
+            lock (_sync)
+            {
+                _writer?.Write(FrameType.FileAck, FrameFlags.None, exchange.StreamId, payload);
+            }
         }
 
         if (opened)
@@ -354,7 +634,7 @@ public sealed class Worker : IWorkerHandle, IDisposable
 
     private async Task ReadLoopAsync(Socket socket, ReadOnlyMemory<byte> leftover)
     {
-        int maxPayload = _pool.Options.MaxFramePayload;
+        int maxPayload = Options.MaxFramePayload;
         byte[] buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
         int start = 0;
         int end = leftover.Length;
@@ -430,6 +710,12 @@ public sealed class Worker : IWorkerHandle, IDisposable
         {
             // The socket was closed under us: the process is gone or being killed.
         }
+        catch (Exception ex)
+        {
+            // A bug of ours: say so loudly, and replace the worker rather than leave it half-handled.
+            WorkerLog.ReadLoopFailed(_log, Id, Pid, ex);
+            Kill();
+        }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
@@ -437,17 +723,8 @@ public sealed class Worker : IWorkerHandle, IDisposable
             // A worker that closed its end but lives on is broken: it must not linger.
             if (_process is { HasExited: false })
             {
-                _ = KillIfLingeringAsync();
+                _ = KillAfterAsync(TimeSpan.FromSeconds(2));
             }
-        }
-    }
-
-    private async Task KillIfLingeringAsync()
-    {
-        await Task.Delay(TimeSpan.FromSeconds(2), _time).ConfigureAwait(false);
-        if (_process is { HasExited: false })
-        {
-            Kill();
         }
     }
 
@@ -549,25 +826,44 @@ public sealed class Worker : IWorkerHandle, IDisposable
         Find(header.StreamId)
         ?? throw new ProtocolException(ProtocolError.UnexpectedFrame, $"{header.Type} frame for unknown stream {header.StreamId}");
 
-    /// <summary>Removes a finished exchange; the worker has room again.</summary>
+    /// <summary>Removes a finished exchange; the next queued one starts; the worker has room again.</summary>
     private void Complete(Exchange exchange)
     {
         bool accepting;
+        long served;
         lock (_sync)
         {
-            if (!_inflight.Remove(exchange))
+            int index = _inflight.IndexOf(exchange);
+            if (index < 0)
             {
                 return;
             }
 
+            _inflight.RemoveAt(index);
             long now = _time.GetTimestamp();
-            long took = now - _busySince;
-            _serviceTicks = _serviceTicks == 0 ? took : _serviceTicks + ((took - _serviceTicks) / 8);
-            _busySince = _inflight.Count > 0 ? now : 0;
+            if (exchange.StartedAt != 0)
+            {
+                long took = now - exchange.StartedAt;
+                _serviceTicks = _serviceTicks == 0 ? took : _serviceTicks + ((took - _serviceTicks) / 8);
+            }
+
+            for (int i = 0; i < _inflight.Count && i < Concurrency; i++)
+            {
+                if (_inflight[i].StartedAt == 0)
+                {
+                    _inflight[i].StartedAt = now;
+                }
+            }
+
             accepting = _state == WorkerState.Ready && !_reclaiming;
+            served = ++_served;
         }
 
-        Interlocked.Increment(ref _served);
+        if (served == RecycleLimit)
+        {
+            _pool.Recycle(this, $"it served {served} requests (--max-requests)");
+        }
+
         if (accepting)
         {
             _pool.Events.WorkerAvailable(this);
@@ -578,30 +874,38 @@ public sealed class Worker : IWorkerHandle, IDisposable
     {
         lock (_sync)
         {
+            if (_state == WorkerState.Draining)
+            {
+                return; // told to stop while booting: it will see the Stop frame
+            }
+
             if (_state != WorkerState.Booting)
             {
                 throw new ProtocolException(ProtocolError.UnexpectedFrame, $"Ready while {_state}");
             }
 
             _state = WorkerStates.Next(_state, WorkerTrigger.AppLoaded);
+            WasReady = true;
         }
 
         WorkerLog.Ready(_log, Id, Pid, PythonVersion);
         _pool.OnReady(this);
-        _pool.Events.WorkerAvailable(this);
     }
 
     private void OnBootError(WorkerBootError error)
     {
         lock (_sync)
         {
-            if (_state != WorkerState.Booting)
+            if (_state is not (WorkerState.Booting or WorkerState.Draining))
             {
                 throw new ProtocolException(ProtocolError.UnexpectedFrame, $"BootError while {_state}");
             }
 
             _bootFailed = true;
-            _state = WorkerStates.Next(_state, WorkerTrigger.BootFailed);
+            if (_state == WorkerState.Booting)
+            {
+                _state = WorkerStates.Next(_state, WorkerTrigger.BootFailed);
+            }
         }
 
         BootError = error;
@@ -625,6 +929,7 @@ public sealed class Worker : IWorkerHandle, IDisposable
                 Exchange ex = _inflight[index];
                 _inflight.RemoveAt(index);
                 ex.Worker = null;
+                ex.StartedAt = 0;
                 back.Add(ex);
             }
 
@@ -696,16 +1001,37 @@ public sealed class Worker : IWorkerHandle, IDisposable
 
     private void OnProtocolError(string problem)
     {
+        bool wasReady;
         lock (_sync)
         {
             _protocolError = true;
+            wasReady = _state == WorkerState.Ready;
+            if (_state != WorkerState.Exited && _state != WorkerState.Draining)
+            {
+                _state = WorkerStates.Next(_state, WorkerTrigger.Drain);
+            }
         }
 
         WorkerLog.ProtocolViolation(_log, Id, Pid, problem);
-        bool wasReady = State == WorkerState.Ready;
+        if (wasReady)
+        {
+            _pool.Events.WorkerUnavailable(this);
+        }
+
+        Kill();
+    }
+
+    /// <summary>
+    /// A send failed: the worker is dying. Stop giving it work, but keep reading: its last
+    /// responses may still wait in the socket, and the reader drains them up to the end.
+    /// </summary>
+    private void OnWriteFailed(Exception ex)
+    {
+        bool wasReady;
         lock (_sync)
         {
-            if (_state != WorkerState.Exited)
+            wasReady = _state == WorkerState.Ready;
+            if (_state is WorkerState.Ready or WorkerState.Booting or WorkerState.Spawned)
             {
                 _state = WorkerStates.Next(_state, WorkerTrigger.Drain);
             }
@@ -715,11 +1041,7 @@ public sealed class Worker : IWorkerHandle, IDisposable
         {
             _pool.Events.WorkerUnavailable(this);
         }
-
-        Kill();
     }
-
-    private void OnWriteFailed(Exception ex) => CloseConnection();
 
     private void CloseConnection()
     {
@@ -743,5 +1065,15 @@ public sealed class Worker : IWorkerHandle, IDisposable
     {
         CloseConnection();
         _process?.Dispose();
+        if (DumpPath is not null)
+        {
+            try
+            {
+                File.Delete(DumpPath);
+            }
+            catch (IOException)
+            {
+            }
+        }
     }
 }

@@ -41,6 +41,33 @@ internal static partial class WorkerLog
     [LoggerMessage(1011, LogLevel.Warning, "Worker {Id} (pid {Pid}) handed back {Count} queued request(s) to be served elsewhere")]
     public static partial void Reclaimed(ILogger logger, int id, int pid, int count);
 
+    [LoggerMessage(1013, LogLevel.Critical, "WORKER TIMEOUT (pid:{Pid}) worker {Id} ran {RequestLine} past the {Seconds} s timeout; answered 504 and replacing it. Python stack:{Stack}")]
+    public static partial void Timeout(ILogger logger, int pid, int id, string requestLine, double seconds, string stack);
+
+    [LoggerMessage(1014, LogLevel.Information, "[worker {Id} pid {Pid}] {Line}")]
+    public static partial void Output(ILogger logger, int id, int pid, string line);
+
+    [LoggerMessage(1015, LogLevel.Information, "Worker {Id} (pid {Pid}) is being replaced: {Reason}")]
+    public static partial void Recycling(ILogger logger, int id, int pid, string reason);
+
+    [LoggerMessage(1016, LogLevel.Error, "Worker {Id} (pid {Pid}) failed to boot: crash loop, {Failures} in a row; next attempt in {Seconds} s{Detail}")]
+    public static partial void CrashLoop(ILogger logger, int id, int pid, int failures, double seconds, string detail);
+
+    [LoggerMessage(1017, LogLevel.Information, "Reloading: starting {Count} worker(s) with the new configuration (generation {Generation})")]
+    public static partial void Reloading(ILogger logger, int count, int generation);
+
+    [LoggerMessage(1018, LogLevel.Error, "Reload failed: the new workers cannot load the app ({Message}); the old workers keep serving{Traceback}")]
+    public static partial void ReloadFailed(ILogger logger, string message, string traceback);
+
+    [LoggerMessage(1019, LogLevel.Information, "Reload complete: generation {Generation} serves")]
+    public static partial void Reloaded(ILogger logger, int generation);
+
+    [LoggerMessage(1020, LogLevel.Information, "Number of workers: {Count}")]
+    public static partial void WorkerCount(ILogger logger, int count);
+
+    [LoggerMessage(1021, LogLevel.Critical, "Worker {Id} (pid {Pid}): internal error while reading its frames; replacing it")]
+    public static partial void ReadLoopFailed(ILogger logger, int id, int pid, Exception exception);
+
     [LoggerMessage(1012, LogLevel.Warning, "Worker {Id} (pid {Pid}): the response file could not be opened ({Problem}); the worker sends it")]
     public static partial void FileOpenFailed(ILogger logger, int id, int pid, string problem);
 }

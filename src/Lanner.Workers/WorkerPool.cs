@@ -12,34 +12,50 @@ namespace Lanner.Workers;
 public sealed record BootOutcome(bool Succeeded, WorkerBootError? Error);
 
 /// <summary>
-/// Keeps <see cref="PoolOptions.Workers"/> worker processes running: spawns them, takes their
-/// connections on a private Unix socket, replaces the ones that die, and stops them all on
-/// shutdown. Created by the hosting layer, which disposes it after <see cref="StopAsync"/>.
+/// Keeps the target number of workers of the current configuration serving: spawns them, takes
+/// their connections on a private Unix socket, replaces the ones that die, time out, reach their
+/// request or memory limit, or belong to an older configuration after a reload — always starting
+/// the replacement first (<see cref="PoolPlanner"/>). Created by the hosting layer, which disposes
+/// it after <see cref="StopAsync"/>.
 /// </summary>
 public sealed class WorkerPool : IAsyncDisposable
 {
+    /// <summary>How often running requests are checked against --timeout (and memory sampled).</summary>
+    public static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(100);
+
     private readonly ILogger _log;
     private readonly TimeProvider _time;
+    private readonly Random _random;
+    private readonly object _sync = new();
     private readonly ConcurrentDictionary<int, Worker> _workers = new();
     private readonly ConcurrentDictionary<int, Task> _runs = new();
     private readonly TaskCompletionSource<BootOutcome> _firstBoot = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stopping = new();
     private readonly string _token = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
+    private ITimer? _tick;
     private Socket? _listener;
     private string? _runtimeDir;
     private int _nextId;
+    private int _generation = 1;
+    private int _target;
     private int _consecutiveBootFailures;
+    private long _nextSpawnAt;
+    private long _lastMemoryCheck;
     private bool _everReady;
+    private (int Generation, PoolOptions Options)? _reloadFrom;
 
-    public WorkerPool(PoolOptions options, IWorkerEvents events, TimeProvider time, ILogger log)
+    public WorkerPool(PoolOptions options, IWorkerEvents events, TimeProvider time, ILogger log, Random? random = null)
     {
         Options = options;
         Events = events;
         _time = time;
         _log = log;
+        _random = random ?? Random.Shared;
+        _target = options.Workers;
     }
 
-    internal PoolOptions Options { get; }
+    /// <summary>The options of the current generation.</summary>
+    internal PoolOptions Options { get; private set; }
 
     internal IWorkerEvents Events { get; }
 
@@ -48,63 +64,136 @@ public sealed class WorkerPool : IAsyncDisposable
 
     public IReadOnlyCollection<Worker> Workers => [.. _workers.Values.OrderBy(w => w.Id)];
 
+    public int Target
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _target;
+            }
+        }
+    }
+
+    public int Generation
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _generation;
+            }
+        }
+    }
+
     public bool IsStopping => _stopping.IsCancellationRequested;
 
     public void Start()
     {
         _runtimeDir = Path.Combine(Path.GetTempPath(), $"lanner-{Environment.ProcessId}-{Convert.ToHexString(RandomNumberGenerator.GetBytes(4))}");
         Directory.CreateDirectory(_runtimeDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        string path = Path.Combine(_runtimeDir, "m.sock");
         _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        _listener.Bind(new UnixDomainSocketEndPoint(path));
+        _listener.Bind(new UnixDomainSocketEndPoint(SocketPath));
         _listener.Listen(512);
         _ = AcceptLoopAsync(_listener);
-        for (int i = 0; i < Options.Workers; i++)
-        {
-            Spawn();
-        }
+        _tick = _time.CreateTimer(_ => Tick(), null, TickInterval, TickInterval);
+        Reconcile();
     }
 
     private string SocketPath => Path.Combine(_runtimeDir!, "m.sock");
 
-    private void Spawn()
+    // ---- keeping the target --------------------------------------------------------------------
+
+    /// <summary>Spawns, retires and stops workers so that the target of the current generation serves.</summary>
+    internal void Reconcile()
     {
         if (IsStopping)
         {
             return;
         }
 
-        int id = Interlocked.Increment(ref _nextId);
-        var worker = new Worker(id, Options.Threads, this, _time, _log);
-        _workers[id] = worker;
-        _runs[id] = RunWorkerAsync(worker);
+        var toStop = new List<Worker>();
+        lock (_sync)
+        {
+            var views = _workers.Values.Select(w => new WorkerView(w.Id, w.Generation, w.State, w.Retiring)).ToList();
+            bool mayStart = _time.GetTimestamp() >= _nextSpawnAt;
+            PoolPlan plan = PoolPlanner.Plan(views, _target, _generation, mayStart);
+            foreach (int id in plan.Retire)
+            {
+                if (_workers.TryGetValue(id, out Worker? w))
+                {
+                    w.Retiring = true;
+                }
+            }
+
+            for (int i = 0; i < plan.Spawn; i++)
+            {
+                SpawnLocked();
+            }
+
+            foreach (int id in plan.Stop)
+            {
+                if (_workers.TryGetValue(id, out Worker? w) && w.State != WorkerState.Draining)
+                {
+                    toStop.Add(w);
+                }
+            }
+        }
+
+        foreach (Worker w in toStop)
+        {
+            w.Stop(Options.GracefulTimeout);
+        }
     }
 
-    private async Task RunWorkerAsync(Worker worker)
+    private void SpawnLocked()
     {
+        int id = Interlocked.Increment(ref _nextId);
+        PoolOptions options = Options;
+        var worker = new Worker(id, _generation, options, this, _time, _log,
+            Supervision.RecycleLimit(options.MaxRequests, options.MaxRequestsJitter, _random))
+        {
+            DumpPath = Path.Combine(_runtimeDir!, $"stack-{id}"),
+        };
+        _workers[id] = worker;
+        _runs[id] = RunWorkerAsync(worker, MakeStartInfo(worker));
+    }
+
+    private async Task RunWorkerAsync(Worker worker, ProcessStartInfo startInfo)
+    {
+        await Task.Yield();
         try
         {
-            await worker.RunAsync(MakeStartInfo(worker.Id), _stopping.Token).ConfigureAwait(false);
+            await worker.RunAsync(startInfo).ConfigureAwait(false);
         }
         finally
         {
             _workers.TryRemove(worker.Id, out _);
             _runs.TryRemove(worker.Id, out _);
             worker.Dispose();
+            Reconcile();
         }
     }
 
-    private ProcessStartInfo MakeStartInfo(int id)
+    private ProcessStartInfo MakeStartInfo(Worker worker)
     {
-        var psi = new ProcessStartInfo(Options.PythonExecutable)
+        PoolOptions options = worker.Options;
+        var psi = new ProcessStartInfo(options.PythonExecutable)
         {
             UseShellExecute = false,
+            RedirectStandardOutput = options.CaptureOutput,
+            RedirectStandardError = options.CaptureOutput,
         };
         psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add(BootstrapCode(Options.WorkerPackagePath));
+        psi.ArgumentList.Add(BootstrapCode(options.WorkerPackagePath));
         psi.Environment["LANNER_SOCKET"] = SocketPath;
         psi.Environment["LANNER_TOKEN"] = _token;
-        psi.Environment["LANNER_WORKER_ID"] = id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        psi.Environment["LANNER_WORKER_ID"] = worker.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (options.CaptureOutput)
+        {
+            psi.Environment["PYTHONUNBUFFERED"] = "1"; // lines reach the log as they are printed
+        }
+
         return psi;
     }
 
@@ -115,12 +204,114 @@ public sealed class WorkerPool : IAsyncDisposable
     internal static string BootstrapCode(string packagePath)
     {
         string quoted = "'" + packagePath.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal) + "'";
-        return "import sys\n"
-            + $"sys.path.insert(0, {quoted})\n"
-            + "import lanner.worker.main as _m\n"
-            + $"sys.path.remove({quoted})\n"
-            + "_m.main()\n";
+        return $"import sys;p={quoted};sys.path.insert(0,p);import lanner.worker.main as m;sys.path.remove(p);m.main()";
     }
+
+    // ---- supervision -----------------------------------------------------------------------------
+
+    /// <summary>Checks running requests against --timeout and workers against --max-worker-memory.</summary>
+    internal void Tick()
+    {
+        if (IsStopping)
+        {
+            return;
+        }
+
+        long now = _time.GetTimestamp();
+        bool sampleMemory = Options.MaxMemoryBytes > 0 && _time.GetElapsedTime(_lastMemoryCheck, now) >= Supervision.MemoryInterval;
+        if (sampleMemory)
+        {
+            _lastMemoryCheck = now;
+        }
+
+        foreach (Worker worker in _workers.Values)
+        {
+            if (worker.State is not (WorkerState.Ready or WorkerState.Draining))
+            {
+                continue;
+            }
+
+            TimeSpan timeout = worker.Options.Timeout;
+            (Exchange? running, long startedAt) = worker.OldestRunning();
+            if (running is not null && Supervision.IsTimedOut(startedAt, now, timeout, _time))
+            {
+                worker.TimeOut(running, timeout);
+                Reconcile();
+                continue;
+            }
+
+            if (sampleMemory && worker.State == WorkerState.Ready && !worker.Retiring)
+            {
+                long rss = worker.ResidentBytes();
+                if (rss > worker.Options.MaxMemoryBytes)
+                {
+                    Recycle(worker, $"its memory ({rss / (1024 * 1024)} MB) exceeds --max-worker-memory ({worker.Options.MaxMemoryBytes / (1024 * 1024)} MB)");
+                }
+            }
+        }
+    }
+
+    /// <summary>Replaces a worker: a new one starts now, and this one stops once it is ready.</summary>
+    internal void Recycle(Worker worker, string reason)
+    {
+        lock (_sync)
+        {
+            if (worker.Retiring || worker.State is WorkerState.Draining or WorkerState.Exited)
+            {
+                return;
+            }
+
+            worker.Retiring = true;
+        }
+
+        WorkerLog.Recycling(_log, worker.Id, worker.Pid, reason);
+        Reconcile();
+    }
+
+    /// <summary>
+    /// HUP: start a new generation of workers with <paramref name="options"/>; each older worker
+    /// stops as a new one is ready to take its place. If the new workers cannot load the app, the
+    /// old ones keep serving.
+    /// </summary>
+    public void Reload(PoolOptions options)
+    {
+        int generation;
+        lock (_sync)
+        {
+            _reloadFrom ??= (_generation, Options);
+            generation = ++_generation;
+            Options = options;
+            _target = options.Workers;
+            _consecutiveBootFailures = 0;
+            _nextSpawnAt = 0;
+            foreach (Worker w in _workers.Values)
+            {
+                if (w.Generation < generation)
+                {
+                    w.Retiring = true;
+                }
+            }
+        }
+
+        WorkerLog.Reloading(_log, options.Workers, generation);
+        Reconcile();
+    }
+
+    /// <summary>TTIN / TTOU: one worker more, or one fewer (never fewer than one).</summary>
+    public void ChangeTarget(int delta)
+    {
+        int target;
+        lock (_sync)
+        {
+            _target = Math.Max(1, _target + delta);
+            target = _target;
+        }
+
+        WorkerLog.WorkerCount(_log, target);
+        Reconcile();
+    }
+
+    // ---- connections -----------------------------------------------------------------------------
 
     private async Task AcceptLoopAsync(Socket listener)
     {
@@ -184,15 +375,15 @@ public sealed class WorkerPool : IAsyncDisposable
 
             if (hello.Version != ProtocolVersion.Current)
             {
-                worker.Kill();
                 worker.SetBootError(new WorkerBootError(
                     $"the worker speaks protocol version {hello.Version}, this server speaks {ProtocolVersion.Current}: "
                     + "the lanner package imported by the workers' Python does not match this server", ""));
+                worker.Kill();
                 throw new ProtocolException(ProtocolError.VersionMismatch, $"worker {hello.WorkerId} (pid {hello.Pid}) speaks protocol version {hello.Version}");
             }
 
             int consumed = FrameHeader.Size + header.Length;
-            worker.Attach(socket, hello, buffer.AsMemory(consumed, filled - consumed), EncodeConfig());
+            worker.Attach(socket, hello, buffer.AsMemory(consumed, filled - consumed), EncodeConfig(worker));
         }
         catch (Exception ex) when (ex is ProtocolException or OperationCanceledException or SocketException)
         {
@@ -201,18 +392,20 @@ public sealed class WorkerPool : IAsyncDisposable
         }
     }
 
-    private byte[] EncodeConfig()
+    private static byte[] EncodeConfig(Worker worker)
     {
+        PoolOptions options = worker.Options;
         using var buffer = new ByteBuffer(512);
         var config = new Dictionary<string, object?>
         {
-            ["app"] = Options.AppSpec,
-            ["chdir"] = Options.Chdir,
-            ["pythonpath"] = Options.PythonPath.Cast<object?>().ToList(),
-            ["threads"] = Options.Threads,
-            ["workers"] = Options.Workers,
-            ["script_name"] = Options.ScriptName,
-            ["env"] = Options.Environment.ToDictionary(kv => kv.Key, kv => (object?)kv.Value),
+            ["app"] = options.AppSpec,
+            ["chdir"] = options.Chdir,
+            ["pythonpath"] = options.PythonPath.Cast<object?>().ToList(),
+            ["threads"] = options.Threads,
+            ["workers"] = options.Workers,
+            ["script_name"] = options.ScriptName,
+            ["env"] = options.Environment.ToDictionary(kv => kv.Key, kv => (object?)kv.Value),
+            ["dump_path"] = worker.DumpPath,
         };
         MarshalWriter.Value(buffer, config);
         return buffer.WrittenSpan.ToArray();
@@ -222,24 +415,77 @@ public sealed class WorkerPool : IAsyncDisposable
 
     internal void OnReady(Worker worker)
     {
-        _everReady = true;
-        Interlocked.Exchange(ref _consecutiveBootFailures, 0);
+        bool reloaded = false;
+        lock (_sync)
+        {
+            _everReady = true;
+            _consecutiveBootFailures = 0;
+            _nextSpawnAt = 0;
+            if (_reloadFrom is not null && worker.Generation == _generation
+                && _workers.Values.Count(w => w.Generation == _generation && w.State == WorkerState.Ready) >= _target)
+            {
+                _reloadFrom = null;
+                reloaded = true;
+            }
+        }
+
         _firstBoot.TrySetResult(new BootOutcome(true, null));
+        if (reloaded)
+        {
+            WorkerLog.Reloaded(_log, worker.Generation);
+        }
+
+        if (!worker.Retiring)
+        {
+            Events.WorkerAvailable(worker);
+        }
+
+        Reconcile();
     }
 
     internal void OnBootFailed(Worker worker)
     {
         WorkerBootError error = worker.BootError ?? new WorkerBootError("the worker failed to boot", "");
         string traceback = string.IsNullOrEmpty(error.Traceback) ? "" : "\n" + error.Traceback.TrimEnd();
-        if (!_everReady)
+        lock (_sync)
         {
-            // The app cannot be imported at all: say it once and let the server exit.
-            _firstBoot.TrySetResult(new BootOutcome(false, error));
-            return;
+            if (!_everReady)
+            {
+                // The app cannot be imported at all: say it once and let the server exit.
+                _firstBoot.TrySetResult(new BootOutcome(false, error));
+                return;
+            }
+
+            if (_reloadFrom is { } previous && worker.Generation == _generation)
+            {
+                // The new code does not load: go back to the workers that serve.
+                WorkerLog.ReloadFailed(_log, error.Message, traceback);
+                _generation = previous.Generation;
+                Options = previous.Options;
+                _target = previous.Options.Workers;
+                _reloadFrom = null;
+                foreach (Worker w in _workers.Values)
+                {
+                    w.Retiring = w.Generation != _generation;
+                }
+            }
+            else if (worker.Generation == _generation)
+            {
+                CountBootFailureLocked(worker, error.Message + traceback);
+            }
         }
 
-        WorkerLog.BootFailed(_log, worker.Id, worker.Pid, error.Message, traceback);
-        Interlocked.Increment(ref _consecutiveBootFailures);
+        Reconcile();
+    }
+
+    /// <summary>A worker of the current generation died before serving: back off before the next spawn.</summary>
+    private void CountBootFailureLocked(Worker worker, string detail)
+    {
+        int failures = ++_consecutiveBootFailures;
+        TimeSpan delay = Supervision.Backoff(failures);
+        _nextSpawnAt = _time.GetTimestamp() + (long)(delay.TotalSeconds * _time.TimestampFrequency);
+        WorkerLog.CrashLoop(_log, worker.Id, worker.Pid, failures, delay.TotalSeconds, detail.Length == 0 ? "" : ": " + detail);
+        _ = ReconcileLaterAsync(delay);
     }
 
     internal void OnExited(Worker worker)
@@ -249,33 +495,40 @@ public sealed class WorkerPool : IAsyncDisposable
             return;
         }
 
-        if (!_everReady && worker.Exit?.Reason != WorkerExitReason.Stopped)
+        bool noneAlive = false;
+        lock (_sync)
         {
-            // Died before any worker ever loaded the app: it cannot boot.
-            WorkerBootError error = worker.BootError
-                ?? new WorkerBootError($"worker {worker.Id} (pid {worker.Pid}) exited with {worker.Exit?.Describe()} before loading the app", "");
-            _firstBoot.TrySetResult(new BootOutcome(false, error));
-            return;
+            if (!_everReady && worker.Exit?.Reason != WorkerExitReason.Stopped)
+            {
+                WorkerBootError error = worker.BootError
+                    ?? new WorkerBootError($"worker {worker.Id} (pid {worker.Pid}) exited with {worker.Exit?.Describe()} before loading the app", "");
+                _firstBoot.TrySetResult(new BootOutcome(false, error));
+                return;
+            }
+
+            // Died before it was ready, without a boot error (already counted) and without being asked.
+            bool diedBooting = !worker.WasReady && worker.BootError is null && worker.Exit?.Reason != WorkerExitReason.Stopped
+                && worker.Generation == _generation && !worker.Retiring;
+            if (diedBooting)
+            {
+                CountBootFailureLocked(worker, $"exited with {worker.Exit?.Describe()} before loading the app");
+            }
+
+            noneAlive = _consecutiveBootFailures > 0 && !_workers.Values.Any(w => w.Id != worker.Id && w.State == WorkerState.Ready);
         }
 
-        int failures = Volatile.Read(ref _consecutiveBootFailures);
-        if (failures == 0)
+        if (noneAlive)
         {
-            Spawn();
-            return;
+            Events.NoWorkersAlive("no worker is alive: they keep failing to boot");
         }
-
-        // A crash loop: back off (0.1 s, 0.2 s, … up to 10 s) instead of a respawn storm.
-        TimeSpan delay = TimeSpan.FromMilliseconds(Math.Min(10_000, 100 * Math.Pow(2, Math.Min(failures - 1, 10))));
-        _ = SpawnLaterAsync(delay);
     }
 
-    private async Task SpawnLaterAsync(TimeSpan delay)
+    private async Task ReconcileLaterAsync(TimeSpan delay)
     {
         try
         {
-            await Task.Delay(delay, _time, _stopping.Token).ConfigureAwait(false);
-            Spawn();
+            await Task.Delay(delay + TimeSpan.FromMilliseconds(1), _time, _stopping.Token).ConfigureAwait(false);
+            Reconcile();
         }
         catch (OperationCanceledException)
         {
@@ -295,21 +548,24 @@ public sealed class WorkerPool : IAsyncDisposable
             _stopping.Cancel();
         }
 
+        _tick?.Dispose();
         _listener?.Dispose();
         foreach (Worker worker in _workers.Values)
         {
-            worker.Stop();
+            worker.Stop(grace);
         }
 
         Task all = Task.WhenAll(_runs.Values.ToArray());
-        if (await Task.WhenAny(all, Task.Delay(grace, _time)).ConfigureAwait(false) != all)
+        if (await Task.WhenAny(all, Task.Delay(grace + TimeSpan.FromSeconds(1), _time)).ConfigureAwait(false) != all)
         {
             foreach (Worker worker in _workers.Values)
             {
-                WorkerLog.StopTimeout(_log, worker.Id, worker.Pid);
                 worker.Kill();
             }
+        }
 
+        while (!_runs.IsEmpty)
+        {
             await Task.WhenAll(_runs.Values.ToArray()).ConfigureAwait(false);
         }
 

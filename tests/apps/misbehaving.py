@@ -12,12 +12,28 @@
   /exit             the worker process exits mid-request (os._exit)
   /segfault         the worker crashes with SIGSEGV mid-request
   /sleep?s=         sleeps, then 200
+  /spin             loops forever in pure Python, holding the GIL (spin_forever)
+  /ignore-term      ignores SIGTERM from now on, then loops forever
+  /leak?mb=         keeps N more megabytes alive in this worker, then 200 with the total
+  /print?n=         prints n lines to stdout and n to stderr
 """
+
+import signal
+import sys
 
 import ctypes
 import os
 import time
 from urllib.parse import parse_qs
+
+
+_LEAKED = []
+
+
+def spin_forever():
+    n = 0
+    while True:
+        n += 1
 
 
 def app(environ, start_response):
@@ -62,6 +78,24 @@ def app(environ, start_response):
         time.sleep(float(parse_qs(environ["QUERY_STRING"]).get("s", ["1"])[0]))
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"slept"]
+    if path == "/spin":
+        spin_forever()
+    if path == "/ignore-term":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        spin_forever()
+    if path == "/leak":
+        mb = int(parse_qs(environ["QUERY_STRING"]).get("mb", ["10"])[0])
+        _LEAKED.append(bytearray(mb * 1024 * 1024))
+        body = str(sum(len(b) for b in _LEAKED) // (1024 * 1024)).encode()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [body]
+    if path == "/print":
+        n = int(parse_qs(environ["QUERY_STRING"]).get("n", ["3"])[0])
+        for i in range(n):
+            print(f"stdout line {i}")
+            print(f"stderr line {i}", file=sys.stderr)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"printed"]
     start_response("404 Not Found", [("Content-Type", "text/plain")])
     return [b"not found"]
 

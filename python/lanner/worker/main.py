@@ -76,8 +76,22 @@ def main() -> None:
     sys.exit(EXIT_OK)
 
 
+def _enable_stack_dumps(path: str | None) -> None:
+    """faulthandler writes the Python stack of every thread to ``path`` on SIGUSR1 (the master
+    asks for it when a request times out, even if a pure-Python loop holds the GIL) and on a fatal
+    signal such as SIGSEGV (the master logs it with the crash)."""
+    if not path:
+        return
+    import faulthandler
+
+    dump = open(path, "w")  # kept open for the life of the process, as faulthandler requires
+    faulthandler.enable(file=dump, all_threads=True)
+    faulthandler.register(signal.SIGUSR1, file=dump, all_threads=True, chain=False)
+
+
 def _boot(conn: Connection, config: dict):
     """Applies the configuration and loads the app; on failure tells the master why and returns None."""
+    _enable_stack_dumps(config.get("dump_path"))
     try:
         chdir = config.get("chdir")
         if chdir:

@@ -21,6 +21,7 @@ public sealed class Dispatcher : IWorkerEvents, IDisposable
     private long _timerArmedAt;
     private TimeSpan _timerDue;
     private bool _stopping;
+    private string? _noWorkers;
     private int _rotate;
 
     public Dispatcher(DispatchOptions options, TimeProvider time)
@@ -60,9 +61,16 @@ public sealed class Dispatcher : IWorkerEvents, IDisposable
                 return;
             }
 
-            if (_queue.Count >= _options.MaxQueue)
+            if (_noWorkers is not null)
             {
-                exchange.Fail(ExchangeFailure.QueueFull, $"{_queue.Count} requests already wait for a worker");
+                exchange.Fail(ExchangeFailure.NoWorkers, _noWorkers);
+                return;
+            }
+
+            int waiting = WaitingLocked();
+            if (waiting >= _options.MaxQueue)
+            {
+                exchange.Fail(ExchangeFailure.QueueFull, $"{waiting} requests already wait for a worker");
                 return;
             }
 
@@ -115,6 +123,7 @@ public sealed class Dispatcher : IWorkerEvents, IDisposable
         using FlushScope sends = FlushScope.Enter();
         lock (_sync)
         {
+            _noWorkers = null;
             if (!_workers.Contains(worker))
             {
                 _workers.Add(worker);
@@ -167,11 +176,38 @@ public sealed class Dispatcher : IWorkerEvents, IDisposable
                     continue;
                 }
 
+                if (_time.GetElapsedTime(ex.ArrivedAt) > _options.QueueTimeout)
+                {
+                    ex.Fail(ExchangeFailure.QueueTimeout, $"no worker was free within {_options.QueueTimeout.TotalSeconds:0.###} s");
+                    continue;
+                }
+
                 _queue.AddFirst(ex);
             }
 
             DrainQueueLocked();
             ArmTimerLocked();
+        }
+    }
+
+    public void NoWorkersAlive(string reason)
+    {
+        List<Exchange> waiting;
+        lock (_sync)
+        {
+            if (_workers.Exists(w => w.IsAccepting))
+            {
+                return;
+            }
+
+            _noWorkers = reason;
+            waiting = [.. _queue];
+            _queue.Clear();
+        }
+
+        foreach (Exchange ex in waiting)
+        {
+            ex.Fail(ExchangeFailure.NoWorkers, reason);
         }
     }
 
@@ -188,8 +224,18 @@ public sealed class Dispatcher : IWorkerEvents, IDisposable
                 return false;
             }
 
+            if (worker.InFlight >= worker.Concurrency && WaitingLocked() >= _options.MaxQueue)
+            {
+                return false; // pipelined requests wait too: they count against --max-queue
+            }
+
             if (worker.TrySend(exchange))
             {
+                if (worker.InFlight > worker.Concurrency)
+                {
+                    ArmTimerLocked(); // it waits on the worker: it has a deadline
+                }
+
                 return true;
             }
 
@@ -199,7 +245,10 @@ public sealed class Dispatcher : IWorkerEvents, IDisposable
         return false;
     }
 
-    /// <summary>The idle worker with most room; else the least loaded fast worker with pipeline room; else null.</summary>
+    /// <summary>
+    /// The idle worker with most room; else the least loaded fast worker with pipeline room; else
+    /// null. Workers about to be replaced come last, so they serve only when the others are full.
+    /// </summary>
     private IWorkerHandle? PickLocked()
     {
         int count = _workers.Count;
@@ -209,13 +258,19 @@ public sealed class Dispatcher : IWorkerEvents, IDisposable
         }
 
         _rotate = (_rotate + 1) % count;
+        return PickLocked(retiring: false) ?? PickLocked(retiring: true);
+    }
+
+    private IWorkerHandle? PickLocked(bool retiring)
+    {
+        int count = _workers.Count;
         IWorkerHandle? best = null;
         int bestFree = 0;
         for (int i = 0; i < count; i++)
         {
             IWorkerHandle w = _workers[(_rotate + i) % count];
             int free = w.Concurrency - w.InFlight;
-            if (free > bestFree && w.IsAccepting)
+            if (free > bestFree && w.Retiring == retiring && w.IsAccepting)
             {
                 best = w;
                 bestFree = free;
@@ -231,7 +286,7 @@ public sealed class Dispatcher : IWorkerEvents, IDisposable
         for (int i = 0; i < count; i++)
         {
             IWorkerHandle w = _workers[(_rotate + i) % count];
-            if (w.InFlight < bestLoad && CanPipelineLocked(w))
+            if (w.Retiring == retiring && w.InFlight < bestLoad && CanPipelineLocked(w))
             {
                 best = w;
                 bestLoad = w.InFlight;
@@ -239,6 +294,18 @@ public sealed class Dispatcher : IWorkerEvents, IDisposable
         }
 
         return best;
+    }
+
+    /// <summary>Requests waiting for a thread: in the master's queue, or queued on a busy worker.</summary>
+    private int WaitingLocked()
+    {
+        int waiting = _queue.Count;
+        foreach (IWorkerHandle w in _workers)
+        {
+            waiting += Math.Max(0, w.InFlight - w.Concurrency);
+        }
+
+        return waiting;
     }
 
     private bool HasRoomLocked(IWorkerHandle w) => w.IsAccepting && (w.InFlight < w.Concurrency || CanPipelineLocked(w));
@@ -336,6 +403,17 @@ public sealed class Dispatcher : IWorkerEvents, IDisposable
             due = _options.QueueTimeout - _time.GetElapsedTime(head.Value.ArrivedAt, now);
         }
 
+        foreach (IWorkerHandle w in _workers)
+        {
+            // Requests queued on a worker have the same deadline as those in the master's queue.
+            long waitingSince = w.IsAccepting ? w.OldestWaitingSince : 0;
+            if (waitingSince != 0)
+            {
+                TimeSpan expires = _options.QueueTimeout - _time.GetElapsedTime(waitingSince, now);
+                due = due is null || expires < due ? expires : due;
+            }
+        }
+
         if (AnyRoomLocked())
         {
             foreach (IWorkerHandle w in _workers)
@@ -392,6 +470,16 @@ public sealed class Dispatcher : IWorkerEvents, IDisposable
             {
                 expired.Add(first.Value);
                 _queue.RemoveFirst();
+            }
+
+            // Requests that waited their time on a busy worker come back here to expire.
+            foreach (IWorkerHandle w in _workers)
+            {
+                long waitingSince = w.IsAccepting ? w.OldestWaitingSince : 0;
+                if (waitingSince != 0 && _time.GetElapsedTime(waitingSince, now) > _options.QueueTimeout)
+                {
+                    w.RequestReclaim();
+                }
             }
 
             ReclaimFromSlowLocked();

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using System.Threading.Channels;
 using Lanner.Hosting.Dispatch;
 using Lanner.Hosting.Front;
 using Lanner.Hosting.Front.Static;
@@ -38,13 +39,34 @@ public static class ExitCodes
 /// </summary>
 public static class LannerServer
 {
-    public static async Task<int> RunAsync(ServerOptions options)
+    /// <summary>Runs the server until a terminating signal; returns the exit code.</summary>
+    /// <param name="options">The configuration to start with.</param>
+    /// <param name="reload">Reads the configuration again (HUP); returns an error message instead when it is invalid.</param>
+    public static async Task<int> RunAsync(ServerOptions options, Func<(ServerOptions? Options, string? Error)>? reload = null)
     {
-        var shutdown = new TaskCompletionSource<(bool Fast, string Signal)>(TaskCreationOptions.RunContinuationsAsynchronously);
-        using PosixSignalRegistration term = Trap(PosixSignal.SIGTERM, shutdown, fast: false, "term");
-        using PosixSignalRegistration interrupt = Trap(PosixSignal.SIGINT, shutdown, fast: false, "int");
-        using PosixSignalRegistration quit = Trap(PosixSignal.SIGQUIT, shutdown, fast: true, "quit");
+        var signals = Channel.CreateUnbounded<PosixSignal>();
+        var registrations = new List<PosixSignalRegistration>();
+        foreach (PosixSignal signal in new[] { PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGQUIT, PosixSignal.SIGHUP, PosixSignal.SIGTTIN, PosixSignal.SIGTTOU })
+        {
+            registrations.Add(PosixSignalRegistration.Create(signal, context =>
+            {
+                context.Cancel = true;
+                signals.Writer.TryWrite(context.Signal);
+            }));
+        }
 
+        try
+        {
+            return await RunAsync(options, reload, signals.Reader).ConfigureAwait(false);
+        }
+        finally
+        {
+            registrations.ForEach(r => r.Dispose());
+        }
+    }
+
+    private static async Task<int> RunAsync(ServerOptions options, Func<(ServerOptions?, string?)>? reload, ChannelReader<PosixSignal> signals)
+    {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         ConfigureLogging(builder.Logging);
         builder.Services.AddSingleton<IHostLifetime, ManualLifetime>();
@@ -97,8 +119,8 @@ public static class LannerServer
         ServerLog.UsingWorker(log, options.Pool.Threads > 1 ? "gthread" : "sync");
         pool.Start();
 
-        Task first = await Task.WhenAny(pool.FirstBoot, shutdown.Task).ConfigureAwait(false);
-        if (first == pool.FirstBoot && !pool.FirstBoot.Result.Succeeded)
+        Task<PosixSignal> nextSignal = signals.ReadAsync().AsTask();
+        if (await Task.WhenAny(pool.FirstBoot, nextSignal).ConfigureAwait(false) == pool.FirstBoot && !pool.FirstBoot.Result.Succeeded)
         {
             WorkerBootError error = pool.FirstBoot.Result.Error!;
             string traceback = string.IsNullOrWhiteSpace(error.Traceback) ? "" : Environment.NewLine + error.Traceback.TrimEnd();
@@ -111,34 +133,85 @@ public static class LannerServer
             return ExitCodes.AppLoadError;
         }
 
-        (bool fast, string signal) = await shutdown.Task.ConfigureAwait(false);
-        ServerLog.HandlingSignal(log, signal);
-        if (fast)
+        ServerOptions current = options;
+        while (true)
         {
-            dispatcher.Stop();
-            foreach (Worker worker in pool.Workers)
+            PosixSignal signal = await nextSignal.ConfigureAwait(false);
+            ServerLog.HandlingSignal(log, SignalName(signal));
+            switch (signal)
             {
-                worker.Kill();
+                case PosixSignal.SIGHUP:
+                    current = Reload(current, reload, pool, log);
+                    break;
+                case PosixSignal.SIGTTIN:
+                    pool.ChangeTarget(+1);
+                    break;
+                case PosixSignal.SIGTTOU:
+                    pool.ChangeTarget(-1);
+                    break;
+                case PosixSignal.SIGQUIT:
+                    // Fast: drop everything now.
+                    dispatcher.Stop();
+                    foreach (Worker worker in pool.Workers)
+                    {
+                        worker.Kill();
+                    }
+
+                    await app.StopAsync(new CancellationToken(canceled: true)).ConfigureAwait(false);
+                    await pool.StopAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+                    ServerLog.ShuttingDown(log);
+                    return ExitCodes.Ok;
+                default:
+                    // TERM, INT: stop accepting and let every accepted request finish; the workers keep serving.
+                    using (var grace = new CancellationTokenSource(current.GracefulTimeout))
+                    {
+                        await app.StopAsync(grace.Token).ConfigureAwait(false);
+                    }
+
+                    dispatcher.Stop();
+                    await pool.StopAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+                    ServerLog.ShuttingDown(log);
+                    return ExitCodes.Ok;
             }
 
-            await app.StopAsync(new CancellationToken(canceled: true)).ConfigureAwait(false);
-            await pool.StopAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+            nextSignal = signals.ReadAsync().AsTask();
         }
-        else
-        {
-            // Stop accepting and let every accepted request finish; the workers keep serving.
-            using (var grace = new CancellationTokenSource(options.GracefulTimeout))
-            {
-                await app.StopAsync(grace.Token).ConfigureAwait(false);
-            }
-
-            dispatcher.Stop();
-            await pool.StopAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-        }
-
-        ServerLog.ShuttingDown(log);
-        return ExitCodes.Ok;
     }
+
+    private static ServerOptions Reload(ServerOptions current, Func<(ServerOptions?, string?)>? reload, WorkerPool pool, ILogger log)
+    {
+        ServerOptions next = current;
+        if (reload is not null)
+        {
+            (ServerOptions? options, string? error) = reload();
+            if (options is null)
+            {
+                ServerLog.ReloadConfigInvalid(log, error ?? "invalid configuration");
+                return current;
+            }
+
+            if (!options.Binds.SequenceEqual(current.Binds))
+            {
+                ServerLog.BindsNotReloaded(log);
+            }
+
+            next = options with { Binds = current.Binds, Static = current.Static };
+        }
+
+        pool.Reload(next.Pool);
+        return next;
+    }
+
+    private static string SignalName(PosixSignal signal) => signal switch
+    {
+        PosixSignal.SIGHUP => "hup",
+        PosixSignal.SIGINT => "int",
+        PosixSignal.SIGQUIT => "quit",
+        PosixSignal.SIGTERM => "term",
+        PosixSignal.SIGTTIN => "ttin",
+        PosixSignal.SIGTTOU => "ttou",
+        _ => signal.ToString().ToLowerInvariant(),
+    };
 
     private static StaticFileHandler MountStatic(IReadOnlyList<StaticMapping> mappings, ILogger log)
     {
@@ -157,13 +230,6 @@ public static class LannerServer
 
         return new StaticFileHandler(mounts, TimeProvider.System);
     }
-
-    private static PosixSignalRegistration Trap(PosixSignal signal, TaskCompletionSource<(bool, string)> shutdown, bool fast, string name) =>
-        PosixSignalRegistration.Create(signal, context =>
-        {
-            context.Cancel = true;
-            shutdown.TrySetResult((fast, name));
-        });
 
     private static void ConfigureLogging(ILoggingBuilder logging)
     {

@@ -32,6 +32,12 @@ internal static partial class ServerLog
     [LoggerMessage(3008, LogLevel.Error, "Cannot listen at {Address}: {Problem}")]
     public static partial void CannotListen(ILogger logger, string address, string problem);
 
+    [LoggerMessage(3010, LogLevel.Error, "Reload: the configuration is invalid ({Problem}); nothing changed")]
+    public static partial void ReloadConfigInvalid(ILogger logger, string problem);
+
+    [LoggerMessage(3011, LogLevel.Warning, "Reload: the bind addresses and static mounts stay as they were (a restart changes them)")]
+    public static partial void BindsNotReloaded(ILogger logger);
+
     [LoggerMessage(3009, LogLevel.Warning, "Static files for {Prefix}: the directory {Directory} does not exist; those URLs answer 404")]
     public static partial void StaticDirectoryMissing(ILogger logger, string prefix, string directory);
 }

@@ -48,7 +48,7 @@ public class DispatcherTests
     [Fact]
     public void Dispatch_AllBusyAndFast_PipelinesUpToTheDepthThenQueues()
     {
-        var (dispatcher, a, b) = TwoWorkers();
+        var (dispatcher, a, b) = TwoWorkers(Options with { MaxQueue = 100 });
         var sent = Enumerable.Range(0, 8).Select(i => FakeWorker.NewExchange("/" + i)).ToList();
 
         foreach (Exchange ex in sent)
@@ -60,6 +60,19 @@ public class DispatcherTests
         Assert.Equal(3, a.InFlight);
         Assert.Equal(3, b.InFlight);
         Assert.Equal(2, dispatcher.QueueLength);
+    }
+
+    [Fact]
+    public void Dispatch_RetiringWorker_ServesOnlyWhenTheOthersAreFull()
+    {
+        var (dispatcher, a, b) = TwoWorkers(Options with { PipelineDepth = 0 });
+        a.Retiring = true;
+
+        dispatcher.Dispatch(FakeWorker.NewExchange());
+        Assert.Equal((0, 1), (a.InFlight, b.InFlight));
+
+        dispatcher.Dispatch(FakeWorker.NewExchange()); // b is full: the retiring one takes it
+        Assert.Equal((1, 1), (a.InFlight, b.InFlight));
     }
 
     [Fact]
@@ -126,6 +139,42 @@ public class DispatcherTests
         _time.Advance(TimeSpan.FromTicks(1));
         Assert.Equal(ExchangeFailure.QueueTimeout, FailureOf(ex));
         Assert.Equal(0, dispatcher.QueueLength);
+    }
+
+    [Fact]
+    public void Dispatch_PipelinedRequestsCountAgainstMaxQueue()
+    {
+        var dispatcher = new Dispatcher(Options with { PipelineDepth = 8 }, _time);
+        var a = new FakeWorker(1, _time);
+        dispatcher.WorkerAvailable(a);
+        var sent = Enumerable.Range(0, 6).Select(_ => FakeWorker.NewExchange()).ToList();
+        sent.ForEach(dispatcher.Dispatch);
+
+        // 1 running + 3 waiting (MaxQueue) on the worker; the rest refused.
+        Assert.Equal(4, a.InFlight);
+        Assert.Equal(ExchangeFailure.QueueFull, FailureOf(sent[4]));
+        Assert.Equal(ExchangeFailure.QueueFull, FailureOf(sent[5]));
+    }
+
+    [Fact]
+    public void QueueTimeout_AppliesToRequestsPipelinedOnABusyWorker()
+    {
+        var dispatcher = new Dispatcher(Options, _time);
+        var a = new FakeWorker(1, _time);
+        dispatcher.WorkerAvailable(a);
+        dispatcher.Dispatch(FakeWorker.NewExchange("/running"));
+        Exchange queued = FakeWorker.NewExchange("/queued");
+        dispatcher.Dispatch(queued);
+        Assert.Equal(2, a.InFlight);
+
+        _time.Advance(Options.QueueTimeout);
+        Assert.Equal(0, a.ReclaimRequests);
+
+        _time.Advance(TimeSpan.FromTicks(2));
+        Assert.Equal(1, a.ReclaimRequests);
+        a.HandBack(dispatcher); // it comes back past its deadline: 503 at once, not sent again
+        Assert.Equal(ExchangeFailure.QueueTimeout, FailureOf(queued));
+        Assert.Equal(1, a.InFlight);
     }
 
     [Fact]

@@ -21,9 +21,13 @@ internal sealed class FakeWorker(int id, FakeTimeProvider time, int concurrency 
 
     public bool IsAccepting { get; set; } = true;
 
+    public bool Retiring { get; set; }
+
     public long BusySince { get; set; }
 
     public long ServiceTicks { get; set; }
+
+    public long OldestWaitingSince => Held.Count > Concurrency ? Held[Concurrency].ArrivedAt : 0;
 
     public bool TrySend(Exchange exchange)
     {

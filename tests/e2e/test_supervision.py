@@ -1,0 +1,232 @@
+"""Supervision that loses nothing: timeouts, recycling, crash loops, signals, overload."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from loadkit import Load
+from serverkit import APPS
+
+
+def pids_alive(pids):
+    alive = []
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+            state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+            if state != "Z":
+                alive.append(pid)
+        except (ProcessLookupError, FileNotFoundError):
+            pass
+    return alive
+
+
+def wait_until(predicate, timeout=30.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_hung_request_gets_504_and_the_stack_of_the_hung_function_is_logged(lanner):
+    server = lanner(["-w", "2", "-t", "1", "misbehaving"])
+    started = time.monotonic()
+    resp, _ = server.request("GET", "/spin")
+    elapsed = time.monotonic() - started
+    assert resp.status == 504
+    assert 1.0 <= elapsed < 4.0, elapsed
+    m = server.wait_for(r"\[CRITICAL\] WORKER TIMEOUT \(pid:(\d+)\) worker \d+ ran GET /spin past the 1 s timeout")
+    server.wait_for(r'File ".*misbehaving\.py", line \d+ in spin_forever')
+    wait_until(lambda: not pids_alive([int(m.group(1))]), what="the hung worker to be gone")
+    for _ in range(10):
+        assert server.request("GET", "/ok")[0].status == 200
+
+
+def test_hung_worker_that_ignores_sigterm_is_killed(lanner):
+    server = lanner(["-w", "1", "-t", "1", "misbehaving"])
+    resp, _ = server.request("GET", "/ignore-term")
+    assert resp.status == 504
+    m = server.wait_for(r"WORKER TIMEOUT \(pid:(\d+)\)")
+    wait_until(lambda: not pids_alive([int(m.group(1))]), timeout=10, what="SIGKILL after the grace")
+    assert server.request("GET", "/ok")[0].status == 200
+
+
+def test_requests_queued_behind_a_hung_one_are_served_elsewhere(lanner):
+    server = lanner(["-w", "2", "-t", "2", "misbehaving"])
+    for _ in range(10):
+        server.request("GET", "/ok")
+    statuses = {}
+
+    def get(name, path):
+        statuses[name] = server.request("GET", path)[0].status
+
+    threads = [threading.Thread(target=get, args=("spin", "/spin"))]
+    threads += [threading.Thread(target=get, args=(f"ok{i}", "/sleep?s=0.3")) for i in range(6)]
+    for t in threads:
+        t.start()
+        time.sleep(0.02)
+    for t in threads:
+        t.join(15)
+    assert statuses.pop("spin") == 504
+    assert set(statuses.values()) == {200}
+
+
+def test_max_requests_with_jitter_recycles_without_failing_a_request(lanner):
+    server = lanner(["-w", "2", "--max-requests", "20", "--max-requests-jitter", "5", "misbehaving"])
+    pids = set()
+    for _ in range(200):
+        resp, body = server.request("GET", "/ok")
+        assert resp.status == 200
+        pids.add(int(body))
+    served = [int(n) for n in re.findall(r"is being replaced: it served (\d+) requests", server.output)]
+    assert len(served) >= 4
+    assert all(20 <= n <= 25 for n in served), served
+    assert len(pids) >= 4  # replaced workers really left (some overlap while replacements boot)
+
+
+def test_max_worker_memory_recycles_after_the_request(lanner):
+    server = lanner(["-w", "1", "--max-worker-memory", "60", "misbehaving"])
+    pid = int(server.request("GET", "/ok")[1])
+    resp, body = server.request("GET", "/leak?mb=80")
+    assert resp.status == 200  # the request that crossed the limit completes
+    server.wait_for(rf"Worker \d+ \(pid {pid}\) is being replaced: its memory \(\d+ MB\) exceeds --max-worker-memory \(60 MB\)")
+    wait_until(lambda: not pids_alive([pid]), what="the old worker to stop")
+    assert int(server.request("GET", "/ok")[1]) != pid
+
+
+def test_sigkill_from_outside_is_reported_and_replaced(lanner):
+    server = lanner(["-w", "2", "misbehaving"])
+    server.request("GET", "/ok")
+    wait_until(lambda: len(server.worker_pids()) == 2, what="two workers")
+    victim = server.worker_pids()[0]
+    os.kill(victim, signal.SIGKILL)
+    server.wait_for(rf"\(pid {victim}\) exited unexpectedly with signal SIGKILL \(not sent by Lanner: possibly killed by the OOM killer\)")
+    wait_until(lambda: len(server.worker_pids()) == 2 and victim not in server.worker_pids(), what="a replacement")
+    assert server.request("GET", "/ok")[0].status == 200
+
+
+def test_crash_loop_backs_off_answers_503_and_recovers(lanner, tmp_path):
+    marker = tmp_path / "broken"
+    server = lanner(["-w", "1", "flaky_import"], env={"LANNER_TEST_FAIL_MARKER": str(marker)})
+    pid = int(server.request("GET", "/")[1])
+    marker.write_text("now the import fails")
+    os.kill(pid, signal.SIGKILL)
+    server.wait_for(r"failed to boot: crash loop, 1 in a row; next attempt in 0\.5 s")
+    server.wait_for(r"crash loop, 2 in a row; next attempt in 1 s")
+    resp, _ = server.request("GET", "/")
+    assert resp.status == 503
+    assert resp.getheader("Retry-After")
+    # Far fewer boots than a respawn storm would make.
+    assert server.output.count("Booting worker with pid") <= 5
+    marker.unlink()
+    wait_until(lambda: server.request("GET", "/")[0].status == 200, timeout=20, what="recovery")
+
+
+def test_sigterm_under_load_finishes_every_accepted_request_and_leaves_no_process(lanner):
+    server = lanner(["-w", "2", "misbehaving"])
+    server.request("GET", "/ok")
+    workers = server.worker_pids()
+    with Load(server.port, ["/sleep?s=0.2", "/ok"], threads=8) as load:
+        wait_until(lambda: load.count() > 30, what="load")
+        server.send_signal(signal.SIGTERM)
+        assert server.proc.wait(30) == 0
+    outcomes = load.outcomes()
+    # Accepted requests all completed; after the listener closed, new connections are refused.
+    assert set(outcomes) <= {200, "ConnectionRefusedError", "RemoteDisconnected", "ConnectionResetError"}, outcomes
+    assert outcomes[200] > 30
+    assert "Handling signal: term" in server.output and "Shutting down: Master" in server.output
+    assert pids_alive(workers) == []
+
+
+def test_hup_reloads_new_code_without_failing_a_request(lanner, tmp_path):
+    app = tmp_path / "reloadable.py"
+    app.write_text("def application(e, s):\n    s('200 OK', [('Content-Type', 'text/plain')])\n    return [b'v1']\n")
+    server = lanner(["-w", "2", "--chdir", str(tmp_path), "reloadable"])
+    assert server.request("GET", "/")[1] == b"v1"
+    with Load(server.port, ["/"], threads=4) as load:
+        wait_until(lambda: load.count() > 20, what="load")
+        app.write_text("def application(e, s):\n    s('200 OK', [('Content-Type', 'text/plain')])\n    return [b'v2']\n")
+        server.send_signal(signal.SIGHUP)
+        server.wait_for(r"Reload complete: generation 2 serves")
+        wait_until(lambda: server.request("GET", "/")[1] == b"v2", what="new code")
+        time.sleep(0.5)
+    assert set(load.outcomes()) == {200}, load.outcomes()
+
+
+def test_hup_to_code_that_cannot_import_keeps_the_old_workers(lanner, tmp_path):
+    app = tmp_path / "reloadable.py"
+    app.write_text("def application(e, s):\n    s('200 OK', [])\n    return [b'v1']\n")
+    server = lanner(["-w", "2", "--chdir", str(tmp_path), "reloadable"])
+    pids = set(server.worker_pids())
+    with Load(server.port, ["/"], threads=4) as load:
+        wait_until(lambda: load.count() > 20, what="load")
+        app.write_text("import missing_dependency_of_the_new_release\n")
+        server.send_signal(signal.SIGHUP)
+        server.wait_for(r"Reload failed: the new workers cannot load the app \(.*missing_dependency_of_the_new_release.*\); the old workers keep serving")
+        time.sleep(0.5)
+    assert set(load.outcomes()) == {200}
+    assert server.request("GET", "/")[1] == b"v1"
+    assert pids <= set(server.worker_pids())
+
+
+def test_ttin_and_ttou_change_the_number_of_workers(lanner):
+    server = lanner(["-w", "2", "misbehaving"])
+    wait_until(lambda: len(server.worker_pids()) == 2, what="2 workers")
+    server.send_signal(signal.SIGTTIN)
+    server.wait_for(r"Number of workers: 3")
+    wait_until(lambda: len(server.worker_pids()) == 3, what="3 workers")
+    server.send_signal(signal.SIGTTOU)
+    server.wait_for(r"Number of workers: 2")  # identical signals sent at once merge: one at a time
+    server.send_signal(signal.SIGTTOU)
+    server.wait_for(r"Number of workers: 1")
+    wait_until(lambda: len(server.worker_pids()) == 1, what="1 worker")
+    assert server.request("GET", "/ok")[0].status == 200
+
+
+def test_overload_answers_503_with_retry_after_and_loses_no_connection(lanner):
+    server = lanner(["-w", "1", "--max-queue", "2", "misbehaving"])
+    server.request("GET", "/ok")
+    results = []
+
+    def get():
+        resp, _ = server.request("GET", "/sleep?s=1")
+        results.append((resp.status, resp.getheader("Retry-After")))
+
+    threads = [threading.Thread(target=get) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(results) == 8  # every connection got an answer
+    statuses = sorted(s for s, _ in results)
+    assert statuses.count(200) >= 3 and statuses.count(503) >= 1, results
+    assert all(r == "1" for s, r in results if s == 503)
+
+
+def test_queue_timeout_answers_503(lanner):
+    server = lanner(["-w", "1", "--queue-timeout", "0.5", "misbehaving"])
+    server.request("GET", "/ok")
+    first = threading.Thread(target=server.request, args=("GET", "/sleep?s=2"))
+    first.start()
+    time.sleep(0.2)
+    started = time.monotonic()
+    resp, _ = server.request("GET", "/ok")
+    waited = time.monotonic() - started
+    first.join(10)
+    assert resp.status == 503 and resp.getheader("Retry-After") == "1"
+    assert 0.4 <= waited < 1.5, waited
+
+
+def test_capture_output_tags_lines_with_the_worker(lanner):
+    server = lanner(["-w", "1", "--capture-output", "misbehaving"])
+    server.request("GET", "/print?n=2")
+    server.wait_for(r"\[worker \d+ pid \d+\] stdout line 1")
+    server.wait_for(r"\[worker \d+ pid \d+\] stderr line 1")
