@@ -26,6 +26,12 @@ public enum FrameType : byte
     /// <summary>Worker→master: a log record: u8 level, then UTF-8 text. Stream id names the request, or 0.</summary>
     Log = 0x05,
 
+    /// <summary>Zygote→master: marshal dict (worker, pid, error): the answer to a <see cref="Spawn"/>.</summary>
+    Spawned = 0x06,
+
+    /// <summary>Zygote→master: marshal (pid, code): a worker it forked ended; code as os.waitstatus_to_exitcode (negative: killed by that signal).</summary>
+    ChildExit = 0x07,
+
     /// <summary>Worker→master: u32 head length, marshal (status, headers), then body bytes.</summary>
     Response = 0x10,
 
@@ -49,6 +55,9 @@ public enum FrameType : byte
 
     /// <summary>Master→worker: hand back every received request that has not started.</summary>
     Reclaim = 0x83,
+
+    /// <summary>Master→zygote: u32 worker id: fork a worker with that id (--preload).</summary>
+    Spawn = 0x84,
 
     /// <summary>Master→worker: u32 head length, marshal environ, then the first body bytes.</summary>
     Request = 0x90,

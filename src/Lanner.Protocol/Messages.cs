@@ -116,3 +116,30 @@ public static class Payloads
         return (level, Encoding.UTF8.GetString(payload[1..]));
     }
 }
+
+/// <summary>A zygote's answer to Spawn: the pid of the forked worker, or why it could not fork.</summary>
+public sealed record SpawnResult(int WorkerId, int Pid, string? Error)
+{
+    public static SpawnResult Decode(ReadOnlySpan<byte> payload)
+    {
+        var dict = WorkerHello.DecodeDict(payload, "spawned");
+        return new SpawnResult(
+            (int)WorkerHello.Require<long>(dict, "worker", "spawned"),
+            (int)(dict.GetValueOrDefault("pid") as long? ?? 0),
+            dict.GetValueOrDefault("error") as string);
+    }
+}
+
+/// <summary>A forked worker ended: its pid and exit code as .NET reports it (128 + signal when killed).</summary>
+public readonly record struct ChildExit(int Pid, int ExitCode)
+{
+    public static ChildExit Decode(ReadOnlySpan<byte> payload)
+    {
+        if (Marshal.MarshalReader.Decode(payload) is object?[] { Length: 2 } t && t[0] is long pid && t[1] is long code)
+        {
+            return new ChildExit((int)pid, code < 0 ? 128 + (int)-code : (int)code);
+        }
+
+        throw new ProtocolException(ProtocolError.MalformedPayload, "child exit: expected (pid, code)");
+    }
+}

@@ -51,6 +51,9 @@ public sealed record PoolOptions
     /// <summary>Resident memory above which a worker is replaced (--max-worker-memory); 0 disables.</summary>
     public long MaxMemoryBytes { get; init; }
 
+    /// <summary>The app is imported once, by a zygote that forks the workers (--preload).</summary>
+    public bool Preload { get; init; }
+
     /// <summary>Workers' stdout and stderr go to the log, line by line (--capture-output).</summary>
     public bool CaptureOutput { get; init; }
 }

@@ -26,6 +26,7 @@ public sealed class Worker : IWorkerHandle, IDisposable
     private readonly TaskCompletionSource _connectionClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private WorkerState _state = WorkerState.Spawned;
     private Process? _process;
+    private Task<int>? _exited;
     private Socket? _socket;
     private FrameWriter? _writer;
     private uint _nextStream;
@@ -78,6 +79,38 @@ public sealed class Worker : IWorkerHandle, IDisposable
 
     /// <summary>Where the worker's faulthandler writes Python stacks (on SIGUSR1 and on fatal signals).</summary>
     internal string? DumpPath { get; set; }
+
+    /// <summary>The worker's scoreboard: per thread, the stream it is running (0 when idle).</summary>
+    internal string? BoardPath { get; set; }
+
+    /// <summary>The streams the scoreboard says were running, or null when it cannot be read.</summary>
+    private HashSet<uint>? RunningFromBoard()
+    {
+        try
+        {
+            if (BoardPath is null || !WasReady)
+            {
+                return null;
+            }
+
+            byte[] board = File.ReadAllBytes(BoardPath);
+            var running = new HashSet<uint>();
+            for (int i = 0; i + 4 <= board.Length; i += 4)
+            {
+                uint stream = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(board.AsSpan(i));
+                if (stream != 0)
+                {
+                    running.Add(stream);
+                }
+            }
+
+            return running;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
 
     public WorkerState State
     {
@@ -198,15 +231,16 @@ public sealed class Worker : IWorkerHandle, IDisposable
     // ---- lifecycle ---------------------------------------------------------------------------
 
     /// <summary>Starts the process, waits for it to end, and settles every request it held.</summary>
-    internal async Task RunAsync(ProcessStartInfo startInfo)
+    internal async Task RunAsync(Func<Task<WorkerProcess>> launch)
     {
+        WorkerProcess process;
         try
         {
-            _process = Process.Start(startInfo) ?? throw new InvalidOperationException("Process.Start returned null");
+            process = await launch().ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException)
+        catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException or SpawnException)
         {
-            WorkerLog.SpawnFailed(_log, Id, 0, $"{startInfo.FileName}: {ex.Message}");
+            WorkerLog.SpawnFailed(_log, Id, 0, ex.Message);
             lock (_sync)
             {
                 _state = WorkerStates.Next(_state, WorkerTrigger.ProcessExited);
@@ -214,20 +248,22 @@ public sealed class Worker : IWorkerHandle, IDisposable
             }
 
             Exit = new WorkerExit(WorkerExitReason.BootFailed, 127, null);
-            BootError = new WorkerBootError($"cannot start the Python interpreter {startInfo.FileName}: {ex.Message}", "");
+            BootError = new WorkerBootError($"the worker could not be started: {ex.Message}", "");
             _pool.OnBootFailed(this);
             _pool.OnExited(this);
             return;
         }
 
-        Pid = _process.Id;
+        _exited = process.Exit;
+        _process = process.Process;
+        Pid = process.Pid;
         WorkerLog.Booting(_log, Pid);
-        if (startInfo.RedirectStandardOutput)
+        if (_process is not null && _process.StartInfo.RedirectStandardOutput)
         {
             CaptureOutput(_process);
         }
 
-        await _process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+        int exitCode = await process.Exit.ConfigureAwait(false);
 
         // The reader takes in what the worker wrote before it died (its last responses, a Reclaimed
         // frame) up to the end of the stream. Only once it has finished is it known which requests
@@ -244,7 +280,6 @@ public sealed class Worker : IWorkerHandle, IDisposable
             await closed.ConfigureAwait(false);
         }
 
-        int exitCode = _process.ExitCode;
         List<Exchange> settled;
         lock (_sync)
         {
@@ -257,6 +292,28 @@ public sealed class Worker : IWorkerHandle, IDisposable
         CloseConnection();
         Settle(settled);
         _pool.OnExited(this);
+    }
+
+    /// <summary>Starts a worker process directly (without --preload).</summary>
+    internal static WorkerProcess StartProcess(ProcessStartInfo startInfo)
+    {
+        Process process;
+        try
+        {
+            process = Process.Start(startInfo) ?? throw new SpawnException($"{startInfo.FileName}: Process.Start returned nothing");
+        }
+        catch (System.ComponentModel.Win32Exception ex)
+        {
+            throw new SpawnException($"cannot start the Python interpreter {startInfo.FileName}: {ex.Message}");
+        }
+
+        return new WorkerProcess(process.Id, WaitAsync(process), process);
+
+        static async Task<int> WaitAsync(Process process)
+        {
+            await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+            return process.ExitCode;
+        }
     }
 
     private void CaptureOutput(Process process)
@@ -276,17 +333,19 @@ public sealed class Worker : IWorkerHandle, IDisposable
     }
 
     /// <summary>
-    /// Fails the requests that may have started (the first <see cref="Concurrency"/> in send
-    /// order, and any whose head arrived) and hands the others back to be dispatched again.
+    /// Fails the requests that had started — those on the scoreboard, and any whose head arrived —
+    /// and hands the others back to be dispatched again: none lost, none run twice. Without a
+    /// readable scoreboard, the first <see cref="Concurrency"/> in send order count as started.
     /// </summary>
     private void Settle(List<Exchange> held)
     {
         var again = new List<Exchange>();
         string? firstServing = null;
+        HashSet<uint>? running = RunningFromBoard();
         for (int i = 0; i < held.Count; i++)
         {
             Exchange ex = held[i];
-            bool mayHaveStarted = i < Concurrency || ex.HeadReceived;
+            bool mayHaveStarted = ex.HeadReceived || (running is null ? i < Concurrency : running.Contains(ex.StreamId));
             if (mayHaveStarted)
             {
                 if (!ex.IsFinished)
@@ -721,7 +780,7 @@ public sealed class Worker : IWorkerHandle, IDisposable
             ArrayPool<byte>.Shared.Return(buffer);
             _connectionClosed.TrySetResult();
             // A worker that closed its end but lives on is broken: it must not linger.
-            if (_process is { HasExited: false })
+            if (_exited is { IsCompleted: false })
             {
                 _ = KillAfterAsync(TimeSpan.FromSeconds(2));
             }
@@ -1065,11 +1124,14 @@ public sealed class Worker : IWorkerHandle, IDisposable
     {
         CloseConnection();
         _process?.Dispose();
-        if (DumpPath is not null)
+        foreach (string? path in new[] { DumpPath, BoardPath })
         {
             try
             {
-                File.Delete(DumpPath);
+                if (path is not null)
+                {
+                    File.Delete(path);
+                }
             }
             catch (IOException)
             {

@@ -68,6 +68,12 @@ internal static partial class WorkerLog
     [LoggerMessage(1021, LogLevel.Critical, "Worker {Id} (pid {Pid}): internal error while reading its frames; replacing it")]
     public static partial void ReadLoopFailed(ILogger logger, int id, int pid, Exception exception);
 
+    [LoggerMessage(1022, LogLevel.Information, "Booting zygote with pid: {Pid} (--preload: it imports the app and forks the workers)")]
+    public static partial void BootingZygote(ILogger logger, int pid);
+
+    [LoggerMessage(1023, LogLevel.Error, "The zygote (pid {Pid}) exited unexpectedly with {Exit}; its workers die with it and are replaced")]
+    public static partial void ZygoteDied(ILogger logger, int pid, string exit);
+
     [LoggerMessage(1012, LogLevel.Warning, "Worker {Id} (pid {Pid}): the response file could not be opened ({Problem}); the worker sends it")]
     public static partial void FileOpenFailed(ILogger logger, int id, int pid, string problem);
 }

@@ -29,6 +29,7 @@ public sealed class WorkerPool : IAsyncDisposable
     private readonly object _sync = new();
     private readonly ConcurrentDictionary<int, Worker> _workers = new();
     private readonly ConcurrentDictionary<int, Task> _runs = new();
+    private readonly ConcurrentDictionary<int, Zygote> _zygotes = new();
     private readonly TaskCompletionSource<BootOutcome> _firstBoot = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stopping = new();
     private readonly string _token = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
@@ -113,10 +114,30 @@ public sealed class WorkerPool : IAsyncDisposable
         }
 
         var toStop = new List<Worker>();
+        var zygotesToStop = new List<Zygote>();
         lock (_sync)
         {
             var views = _workers.Values.Select(w => new WorkerView(w.Id, w.Generation, w.State, w.Retiring)).ToList();
             bool mayStart = _time.GetTimestamp() >= _nextSpawnAt;
+            if (Options.Preload)
+            {
+                // Workers are forked by the generation's zygote: start it first, spawn once it has the app.
+                if (!_zygotes.TryGetValue(_generation, out Zygote? zygote) && mayStart)
+                {
+                    zygote = StartZygoteLocked();
+                }
+
+                mayStart &= zygote?.State == WorkerState.Ready;
+            }
+
+            foreach (Zygote old in _zygotes.Values)
+            {
+                if (old.Generation != _generation && !_workers.Values.Any(w => w.Generation == old.Generation))
+                {
+                    zygotesToStop.Add(old);
+                }
+            }
+
             PoolPlan plan = PoolPlanner.Plan(views, _target, _generation, mayStart);
             foreach (int id in plan.Retire)
             {
@@ -144,6 +165,38 @@ public sealed class WorkerPool : IAsyncDisposable
         {
             w.Stop(Options.GracefulTimeout);
         }
+
+        foreach (Zygote z in zygotesToStop)
+        {
+            z.Stop();
+        }
+    }
+
+    private Zygote StartZygoteLocked()
+    {
+        int id = Interlocked.Increment(ref _nextId);
+        var zygote = new Zygote(id, _generation, Options, this, _log) { DumpPath = Path.Combine(_runtimeDir!, $"stack-{id}") };
+        _zygotes[_generation] = zygote;
+        ProcessStartInfo psi = MakeStartInfo(Options, id);
+        psi.Environment["LANNER_ROLE"] = "zygote";
+        _runs[id] = RunZygoteAsync(zygote, psi);
+        return zygote;
+    }
+
+    private async Task RunZygoteAsync(Zygote zygote, ProcessStartInfo startInfo)
+    {
+        await Task.Yield();
+        try
+        {
+            await zygote.RunAsync(startInfo).ConfigureAwait(false);
+        }
+        finally
+        {
+            _zygotes.TryRemove(new KeyValuePair<int, Zygote>(zygote.Generation, zygote));
+            _runs.TryRemove(zygote.Id, out _);
+            zygote.Dispose();
+            Reconcile();
+        }
     }
 
     private void SpawnLocked()
@@ -154,17 +207,31 @@ public sealed class WorkerPool : IAsyncDisposable
             Supervision.RecycleLimit(options.MaxRequests, options.MaxRequestsJitter, _random))
         {
             DumpPath = Path.Combine(_runtimeDir!, $"stack-{id}"),
+            BoardPath = Path.Combine(_runtimeDir!, $"board-{id}"),
         };
+        // The scoreboard: one 4-byte slot per thread, zeroed, mapped by the worker.
+        File.WriteAllBytes(worker.BoardPath, new byte[4 * options.Threads]);
         _workers[id] = worker;
-        _runs[id] = RunWorkerAsync(worker, MakeStartInfo(worker));
+        Func<Task<WorkerProcess>> launch;
+        if (options.Preload && _zygotes.TryGetValue(_generation, out Zygote? zygote))
+        {
+            launch = () => zygote.SpawnAsync(id);
+        }
+        else
+        {
+            ProcessStartInfo psi = MakeStartInfo(options, id);
+            launch = () => Task.FromResult(Worker.StartProcess(psi));
+        }
+
+        _runs[id] = RunWorkerAsync(worker, launch);
     }
 
-    private async Task RunWorkerAsync(Worker worker, ProcessStartInfo startInfo)
+    private async Task RunWorkerAsync(Worker worker, Func<Task<WorkerProcess>> launch)
     {
         await Task.Yield();
         try
         {
-            await worker.RunAsync(startInfo).ConfigureAwait(false);
+            await worker.RunAsync(launch).ConfigureAwait(false);
         }
         finally
         {
@@ -175,9 +242,8 @@ public sealed class WorkerPool : IAsyncDisposable
         }
     }
 
-    private ProcessStartInfo MakeStartInfo(Worker worker)
+    private ProcessStartInfo MakeStartInfo(PoolOptions options, int id)
     {
-        PoolOptions options = worker.Options;
         var psi = new ProcessStartInfo(options.PythonExecutable)
         {
             UseShellExecute = false,
@@ -188,7 +254,7 @@ public sealed class WorkerPool : IAsyncDisposable
         psi.ArgumentList.Add(BootstrapCode(options.WorkerPackagePath));
         psi.Environment["LANNER_SOCKET"] = SocketPath;
         psi.Environment["LANNER_TOKEN"] = _token;
-        psi.Environment["LANNER_WORKER_ID"] = worker.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        psi.Environment["LANNER_WORKER_ID"] = id.ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (options.CaptureOutput)
         {
             psi.Environment["PYTHONUNBUFFERED"] = "1"; // lines reach the log as they are printed
@@ -368,6 +434,21 @@ public sealed class WorkerPool : IAsyncDisposable
                 throw new ProtocolException(ProtocolError.MalformedPayload, $"wrong token from pid {hello.Pid}");
             }
 
+            if (hello.Interface == "zygote")
+            {
+                Zygote? zygote = _zygotes.Values.FirstOrDefault(z => z.Id == hello.WorkerId)
+                    ?? throw new ProtocolException(ProtocolError.MalformedPayload, $"unknown zygote {hello.WorkerId} (pid {hello.Pid})");
+                if (hello.Version != ProtocolVersion.Current)
+                {
+                    zygote.Kill();
+                    throw new ProtocolException(ProtocolError.VersionMismatch, $"zygote (pid {hello.Pid}) speaks protocol version {hello.Version}");
+                }
+
+                int used = FrameHeader.Size + header.Length;
+                zygote.Attach(socket, buffer.AsMemory(used, filled - used), EncodeConfig(zygote.Options, zygote.DumpPath));
+                return;
+            }
+
             if (!_workers.TryGetValue(hello.WorkerId, out Worker? worker))
             {
                 throw new ProtocolException(ProtocolError.MalformedPayload, $"unknown worker {hello.WorkerId} (pid {hello.Pid})");
@@ -383,7 +464,7 @@ public sealed class WorkerPool : IAsyncDisposable
             }
 
             int consumed = FrameHeader.Size + header.Length;
-            worker.Attach(socket, hello, buffer.AsMemory(consumed, filled - consumed), EncodeConfig(worker));
+            worker.Attach(socket, hello, buffer.AsMemory(consumed, filled - consumed), EncodeConfig(worker.Options, worker.DumpPath, worker.BoardPath));
         }
         catch (Exception ex) when (ex is ProtocolException or OperationCanceledException or SocketException)
         {
@@ -392,9 +473,8 @@ public sealed class WorkerPool : IAsyncDisposable
         }
     }
 
-    private static byte[] EncodeConfig(Worker worker)
+    private static byte[] EncodeConfig(PoolOptions options, string? dumpPath, string? boardPath = null)
     {
-        PoolOptions options = worker.Options;
         using var buffer = new ByteBuffer(512);
         var config = new Dictionary<string, object?>
         {
@@ -405,7 +485,8 @@ public sealed class WorkerPool : IAsyncDisposable
             ["workers"] = options.Workers,
             ["script_name"] = options.ScriptName,
             ["env"] = options.Environment.ToDictionary(kv => kv.Key, kv => (object?)kv.Value),
-            ["dump_path"] = worker.DumpPath,
+            ["dump_path"] = dumpPath,
+            ["board_path"] = boardPath,
         };
         MarshalWriter.Value(buffer, config);
         return buffer.WrittenSpan.ToArray();
@@ -479,13 +560,69 @@ public sealed class WorkerPool : IAsyncDisposable
     }
 
     /// <summary>A worker of the current generation died before serving: back off before the next spawn.</summary>
-    private void CountBootFailureLocked(Worker worker, string detail)
+    private void CountBootFailureLocked(Worker worker, string detail) => CountBootFailureLocked(worker.Id, worker.Pid, detail);
+
+    private void CountBootFailureLocked(int id, int pid, string detail)
     {
         int failures = ++_consecutiveBootFailures;
         TimeSpan delay = Supervision.Backoff(failures);
         _nextSpawnAt = _time.GetTimestamp() + (long)(delay.TotalSeconds * _time.TimestampFrequency);
-        WorkerLog.CrashLoop(_log, worker.Id, worker.Pid, failures, delay.TotalSeconds, detail.Length == 0 ? "" : ": " + detail);
+        WorkerLog.CrashLoop(_log, id, pid, failures, delay.TotalSeconds, detail.Length == 0 ? "" : ": " + detail);
         _ = ReconcileLaterAsync(delay);
+    }
+
+    internal void OnZygoteReady(Zygote zygote) => Reconcile();
+
+    /// <summary>The zygote could not load the app: as a worker that fails to boot.</summary>
+    internal void OnZygoteFailed(Zygote zygote)
+    {
+        WorkerBootError error = zygote.BootError ?? new WorkerBootError("the zygote failed to start", "");
+        string traceback = string.IsNullOrEmpty(error.Traceback) ? "" : "\n" + error.Traceback.TrimEnd();
+        bool noneAlive;
+        lock (_sync)
+        {
+            _zygotes.TryRemove(new KeyValuePair<int, Zygote>(zygote.Generation, zygote));
+            if (!_everReady)
+            {
+                _firstBoot.TrySetResult(new BootOutcome(false, error));
+                return;
+            }
+
+            if (_reloadFrom is { } previous && zygote.Generation == _generation)
+            {
+                WorkerLog.ReloadFailed(_log, error.Message, traceback);
+                _generation = previous.Generation;
+                Options = previous.Options;
+                _target = previous.Options.Workers;
+                _reloadFrom = null;
+                foreach (Worker w in _workers.Values)
+                {
+                    w.Retiring = w.Generation != _generation;
+                }
+            }
+            else if (zygote.Generation == _generation)
+            {
+                CountBootFailureLocked(zygote.Id, zygote.Pid, error.Message + traceback);
+            }
+
+            noneAlive = _consecutiveBootFailures > 0 && !_workers.Values.Any(w => w.State == WorkerState.Ready);
+        }
+
+        zygote.Stop();
+        if (noneAlive)
+        {
+            Events.NoWorkersAlive("no worker is alive: the app keeps failing to load");
+        }
+
+        Reconcile();
+    }
+
+    internal void OnZygoteExited(Zygote zygote)
+    {
+        lock (_sync)
+        {
+            _zygotes.TryRemove(new KeyValuePair<int, Zygote>(zygote.Generation, zygote));
+        }
     }
 
     internal void OnExited(Worker worker)
@@ -514,7 +651,9 @@ public sealed class WorkerPool : IAsyncDisposable
                 CountBootFailureLocked(worker, $"exited with {worker.Exit?.Describe()} before loading the app");
             }
 
-            noneAlive = _consecutiveBootFailures > 0 && !_workers.Values.Any(w => w.Id != worker.Id && w.State == WorkerState.Ready);
+            // A crash loop with nothing left that is serving or about to: answer 503 until one is ready.
+            noneAlive = _consecutiveBootFailures > 0
+                && !_workers.Values.Any(w => w.Id != worker.Id && w.State is WorkerState.Ready or WorkerState.Booting or WorkerState.Spawned);
         }
 
         if (noneAlive)
@@ -555,12 +694,22 @@ public sealed class WorkerPool : IAsyncDisposable
             worker.Stop(grace);
         }
 
+        foreach (Zygote zygote in _zygotes.Values)
+        {
+            zygote.Stop(); // it exits once its workers are gone
+        }
+
         Task all = Task.WhenAll(_runs.Values.ToArray());
         if (await Task.WhenAny(all, Task.Delay(grace + TimeSpan.FromSeconds(1), _time)).ConfigureAwait(false) != all)
         {
             foreach (Worker worker in _workers.Values)
             {
                 worker.Kill();
+            }
+
+            foreach (Zygote zygote in _zygotes.Values)
+            {
+                zygote.Kill();
             }
         }
 

@@ -230,3 +230,15 @@ def test_capture_output_tags_lines_with_the_worker(lanner):
     server.request("GET", "/print?n=2")
     server.wait_for(r"\[worker \d+ pid \d+\] stdout line 1")
     server.wait_for(r"\[worker \d+ pid \d+\] stderr line 1")
+
+
+def test_requests_sent_to_a_worker_as_it_is_killed_are_served_elsewhere(lanner):
+    # The scoreboard tells which requests a dead worker had started; the rest are not lost.
+    server = lanner(["-w", "2", "misbehaving"])
+    for round_ in range(5):
+        ready = set()
+        wait_until(lambda: ready.add(int(server.request("GET", "/ok")[1])) or len(ready) == 2, what="two ready workers")
+        victim = sorted(ready)[round_ % 2]
+        os.kill(victim, signal.SIGKILL)
+        statuses = [server.request("GET", "/ok")[0].status for _ in range(10)]
+        assert statuses == [200] * 10, (round_, statuses)

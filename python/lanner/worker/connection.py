@@ -190,6 +190,10 @@ class Connection:
                 raise ConnectionLost()
             self._end += n
 
+    def buffered_frame(self) -> tuple[int, int, int, bytes] | None:
+        """The next complete frame already read, without reading more."""
+        return self._next_frame()
+
     def _next_frame(self) -> tuple[int, int, int, bytes] | None:
         s, e = self._start, self._end
         if e - s < P.HEADER_SIZE:

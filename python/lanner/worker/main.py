@@ -30,50 +30,83 @@ def main() -> None:
     path = os.environ.pop("LANNER_SOCKET", None)
     token = os.environ.pop("LANNER_TOKEN", "")
     worker_id = int(os.environ.pop("LANNER_WORKER_ID", "0"))
+    role = os.environ.pop("LANNER_ROLE", "worker")
     if not path:
         sys.stderr.write("lanner.worker is started by the lanner master, not by hand.\n")
         sys.exit(2)
 
     # Ctrl-C in a terminal reaches the whole process group; the master decides how to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        sock.connect(path)
-    except OSError as exc:
-        sys.stderr.write(f"lanner worker {worker_id}: cannot reach the master at {path}: {exc}\n")
-        sys.exit(EXIT_MASTER_GONE)
-
-    conn = Connection(sock)
-    hello = {
-        "version": P.VERSION,
-        "pid": os.getpid(),
-        "worker": worker_id,
-        "token": token,
-        "interface": "wsgi",
-        "python": sys.version.split()[0],
-    }
-    try:
-        conn.send_frame(P.HELLO, 0, 0, marshal.dumps(hello))  # ConnectionLost from here on: the master is gone
-        ftype, _flags, _stream, payload = conn.read_frame_blocking()
-        if ftype != P.CONFIG:
-            raise ProtocolError(f"expected the configuration, got frame type 0x{ftype:02x}")
-        config = marshal.loads(payload)
+        conn = connect(path, token, worker_id, "zygote" if role == "zygote" else "wsgi")
+        config = read_config(conn)
         app = _boot(conn, config)
         if app is None:
             sys.exit(EXIT_BOOT_ERROR)
-        _watch_parent()
-        threads = int(config.get("threads", 1))
-        if threads > 1:
-            _serve_threaded(conn, app, config, threads)
+        if role == "zygote":
+            from lanner.worker.zygote import run_zygote
+
+            run_zygote(conn, app, path, token)
         else:
-            _serve_sync(conn, app, config)
+            serve(conn, app, config)
     except ConnectionLost:
         os._exit(EXIT_MASTER_GONE)
     except ProtocolError as exc:
         sys.stderr.write(f"lanner worker {worker_id} (pid {os.getpid()}): protocol error: {exc}\n")
         os._exit(EXIT_PROTOCOL)
     sys.exit(EXIT_OK)
+
+
+def connect(path: str, token: str, worker_id: int, interface: str) -> Connection:
+    """Connects to the master and says hello; exits quietly if the master is gone."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+    except OSError as exc:
+        sys.stderr.write(f"lanner worker {worker_id}: cannot reach the master at {path}: {exc}\n")
+        os._exit(EXIT_MASTER_GONE)
+    conn = Connection(sock)
+    hello = {
+        "version": P.VERSION,
+        "pid": os.getpid(),
+        "worker": worker_id,
+        "token": token,
+        "interface": interface,
+        "python": sys.version.split()[0],
+    }
+    conn.send_frame(P.HELLO, 0, 0, marshal.dumps(hello))  # ConnectionLost from here on: the master is gone
+    return conn
+
+
+def read_config(conn: Connection) -> dict:
+    ftype, _flags, _stream, payload = conn.read_frame_blocking()
+    if ftype != P.CONFIG:
+        raise ProtocolError(f"expected the configuration, got frame type 0x{ftype:02x}")
+    return marshal.loads(payload)
+
+
+def serve(conn: Connection, app, config: dict) -> None:
+    _watch_parent()
+    threads = int(config.get("threads", 1))
+    if threads > 1:
+        _serve_threaded(conn, app, config, threads)
+    else:
+        _serve_sync(conn, app, config)
+
+
+def run_forked(path: str, token: str, worker_id: int, app) -> None:
+    """In a worker forked by the zygote: the app is already loaded; connect and serve."""
+    try:
+        conn = connect(path, token, worker_id, "wsgi")
+        config = read_config(conn)
+        _enable_stack_dumps(config.get("dump_path"))
+        conn.send_frame(P.READY, 0, 0, b"")
+        serve(conn, app, config)
+    except ConnectionLost:
+        os._exit(EXIT_MASTER_GONE)
+    except ProtocolError as exc:
+        sys.stderr.write(f"lanner worker {worker_id} (pid {os.getpid()}): protocol error: {exc}\n")
+        os._exit(EXIT_PROTOCOL)
 
 
 def _enable_stack_dumps(path: str | None) -> None:
@@ -123,10 +156,17 @@ def _send_boot_error(conn: Connection, message: str, tb: str) -> None:
         pass
 
 
+def _board(config: dict):
+    from lanner.worker.wsgi import Board
+
+    path = config.get("board_path")
+    return Board(path, max(1, int(config.get("threads", 1)))) if path else None
+
+
 def _serve_sync(conn: Connection, app, config: dict) -> None:
     from lanner.worker.wsgi import WsgiHandler
 
-    handler = WsgiHandler(conn, app, config)
+    handler = WsgiHandler(conn, app, config, _board(config))
     handle = handler.handle
     pending = conn.pending
     state = {"idle": False}
@@ -176,7 +216,7 @@ def _serve_threaded(conn: Connection, app, config: dict, threads: int) -> None:
     conn.threaded = True
     conn._wlock = threading.Lock()
     conn._cond = threading.Condition()
-    handler = WsgiHandler(conn, app, config)
+    handler = WsgiHandler(conn, app, config, _board(config))
     jobs: queue.SimpleQueue = queue.SimpleQueue()
     stop_marker = object()
     conn.on_request = jobs.put
@@ -209,13 +249,13 @@ def _serve_threaded(conn: Connection, app, config: dict, threads: int) -> None:
     conn.on_reclaim = reclaim
     conn.on_stop = on_stop
 
-    def run() -> None:
+    def run(slot: int) -> None:
         while True:
             item = jobs.get()
             if item is stop_marker:
                 return
             try:
-                handler.handle(item)
+                handler.handle(item, slot)
             except BaseException as exc:  # the master connection failed
                 failure.append(exc)
                 return
@@ -232,7 +272,7 @@ def _serve_threaded(conn: Connection, app, config: dict, threads: int) -> None:
         on_stop()
 
     signal.signal(signal.SIGTERM, on_term)
-    pool = [threading.Thread(target=run, name=f"lanner-request-{i}", daemon=True) for i in range(threads)]
+    pool = [threading.Thread(target=run, args=(i,), name=f"lanner-request-{i}", daemon=True) for i in range(threads)]
     for t in pool:
         t.start()
     threading.Thread(target=read_loop, name="lanner-reader", daemon=True).start()

@@ -266,12 +266,33 @@ def _plain_head(status: Any, headers: Any) -> tuple:
     return plain(status), headers
 
 
+class Board:
+    """This worker's slots of the scoreboard, a file the master created: slot i holds the stream
+    id thread i is running (0 when idle), written before the app is called. When the worker dies,
+    the master reads it to know which requests had started: those fail, the rest are sent to
+    another worker — none lost, none run twice."""
+
+    def __init__(self, path: str, slots: int) -> None:
+        import mmap
+
+        fd = os.open(path, os.O_RDWR)
+        try:
+            self._map = mmap.mmap(fd, 4 * slots)
+        finally:
+            os.close(fd)
+        self._pack = struct.Struct("<I").pack_into
+
+    def set(self, slot: int, stream: int) -> None:
+        self._pack(self._map, 4 * slot, stream)
+
+
 class WsgiHandler:
     """Runs one WSGI app for one worker connection."""
 
-    def __init__(self, conn: Connection, app: Callable, config: dict) -> None:
+    def __init__(self, conn: Connection, app: Callable, config: dict, board: Board | None = None) -> None:
         self.conn = conn
         self.app = app
+        self.board = board
         self.worker_pid = os.getpid()
         self._local = threading.local()
         self._sync_current = 0
@@ -295,10 +316,13 @@ class WsgiHandler:
             return getattr(self._local, "stream", 0)
         return self._sync_current
 
-    def handle(self, req: Request) -> None:
+    def handle(self, req: Request, slot: int = 0) -> None:
         conn = self.conn
         stream = req.stream
         payload = req.payload
+        board = self.board
+        if board is not None:
+            board.set(slot, stream)
         if self._threaded:
             self._local.stream = stream
         else:
@@ -330,6 +354,8 @@ class WsgiHandler:
                         conn.send_log(stream, P.LOG_ERROR, "Error closing the response iterable:\n" + traceback.format_exc())
             self.errors.flush()
             conn.finish_stream(stream)
+            if board is not None:
+                board.set(slot, 0)
             if not self._threaded:
                 self._sync_current = 0
 

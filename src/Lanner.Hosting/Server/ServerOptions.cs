@@ -103,6 +103,7 @@ public sealed record ServerOptions
                 MaxRequestsJitter = settings.Get(SettingsTable.MaxRequestsJitter),
                 MaxMemoryBytes = settings.Get(SettingsTable.MaxWorkerMemory) * 1024L * 1024L,
                 CaptureOutput = settings.Get(SettingsTable.CaptureOutput),
+                Preload = settings.Get(SettingsTable.Preload),
             },
             Dispatch = new DispatchOptions
             {
