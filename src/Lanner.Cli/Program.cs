@@ -62,12 +62,6 @@ if (settings is null)
     return ExitCodes.Usage;
 }
 
-if (string.IsNullOrEmpty(settings.AppModule))
-{
-    Console.Error.WriteLine("lanner: error: no APP_MODULE given: name the app to serve, e.g. 'lanner myproject.wsgi:application'");
-    return ExitCodes.Usage;
-}
-
 LaunchContext launch;
 try
 {
@@ -79,14 +73,39 @@ catch (InvalidOperationException ex)
     return ExitCodes.Error;
 }
 
+ServerOptions options;
+try
+{
+    options = ServerOptions.From(settings, launch, Notice);
+}
+catch (ConfigurationException ex)
+{
+    Console.Error.WriteLine($"lanner: error: {ex.Message}");
+    return ex.ExitCode;
+}
+
 // HUP reads the configuration again, from the same sources.
 (ServerOptions?, string?) Reload()
 {
     (EffectiveSettings? again, string? error) = ReadSettings(commandLine, commandLine.Parse(args));
-    return again is null ? (null, error) : (ServerOptions.From(again, launch), null);
+    if (again is null)
+    {
+        return (null, error);
+    }
+
+    try
+    {
+        return (ServerOptions.From(again, launch, Notice), null);
+    }
+    catch (ConfigurationException ex)
+    {
+        return (null, ex.Message);
+    }
 }
 
-return await LannerServer.RunAsync(ServerOptions.From(settings, launch), Reload);
+return await LannerServer.RunAsync(options, Reload);
+
+static void Notice(string line) => Console.Error.WriteLine($"lanner: {line}");
 
 static (EffectiveSettings? Settings, string? Problem) ReadSettings(CommandLine commandLine, ParseResult parsed)
 {

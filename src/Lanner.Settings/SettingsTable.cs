@@ -12,6 +12,7 @@ public static class SettingsTable
     public const string WorkerSection = "Worker processes";
     public const string AppSection = "Application";
     public const string StaticSection = "Static files";
+    public const string DevelopmentSection = "Development";
 
     public static readonly Setting<IReadOnlyList<BindAddress>> Bind = new(
         "bind",
@@ -202,11 +203,48 @@ public static class SettingsTable
         format: v => v ? "true" : "false",
         isSwitch: true);
 
+    public static readonly Setting<bool> Reload = new(
+        "reload",
+        ["--reload"],
+        DevelopmentSection,
+        false,
+        "true or false",
+        raw => Bool(raw),
+        "Development: restart the workers when a Python file of the project (or a --reload-extra-file) changes, and say which.",
+        "Off: in production, code changes are deployed with a reload (HUP).",
+        format: v => v ? "true" : "false",
+        isSwitch: true);
+
+    public static readonly Setting<IReadOnlyList<string>> ReloadExtraFile = new(
+        "reload_extra_files",
+        ["--reload-extra-file"],
+        DevelopmentSection,
+        [],
+        "a file name or glob (repeatable)",
+        raw => [raw],
+        "With --reload, also watch these files (globs such as templates/**/*.html). Repeatable.",
+        "Only Python files are watched.",
+        metaVar: "FILES",
+        format: v => string.Join(",", v),
+        combine: lists => lists.SelectMany(l => l).ToList());
+
+    public static readonly Setting<bool> Media = new(
+        "media",
+        ["--media"],
+        StaticSection,
+        false,
+        "true or false",
+        raw => Bool(raw),
+        "Django projects: also serve MEDIA_ROOT at MEDIA_URL from the master (uploaded files).",
+        "Off: uploaded files are often served by something else (object storage, a CDN).",
+        format: v => v ? "true" : "false",
+        isSwitch: true);
+
     /// <summary>Every setting, in the order of the docs.</summary>
     public static IReadOnlyList<Setting> All { get; } =
     [
         Bind, Workers, Threads, Timeout, GracefulTimeout, MaxRequests, MaxRequestsJitter, MaxWorkerMemory,
-        MaxQueue, QueueTimeout, Preload, CaptureOutput, Chdir, PythonPath, Python, Static,
+        MaxQueue, QueueTimeout, Preload, CaptureOutput, Chdir, PythonPath, Python, Static, Media, Reload, ReloadExtraFile,
     ];
 
     public static Setting? FindByName(string name) => All.FirstOrDefault(s => s.Name == name);

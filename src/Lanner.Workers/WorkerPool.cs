@@ -267,10 +267,10 @@ public sealed class WorkerPool : IAsyncDisposable
     /// The worker is imported from the package shipped with this master, whatever else the
     /// interpreter has installed, so that both ends always speak the same protocol.
     /// </summary>
-    internal static string BootstrapCode(string packagePath)
+    public static string BootstrapCode(string packagePath, string module = "lanner.worker.main")
     {
         string quoted = "'" + packagePath.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal) + "'";
-        return $"import sys;p={quoted};sys.path.insert(0,p);import lanner.worker.main as m;sys.path.remove(p);m.main()";
+        return $"import sys;p={quoted};sys.path.insert(0,p);import {module} as m;sys.path.remove(p);m.main()";
     }
 
     // ---- supervision -----------------------------------------------------------------------------

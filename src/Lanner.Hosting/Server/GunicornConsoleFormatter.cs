@@ -44,13 +44,32 @@ internal sealed class GunicornConsoleFormatter : ConsoleFormatter
             }
         }
 
-        textWriter.Write(Format(Clock.GetLocalNow(), pid, logEntry.LogLevel, message));
+        textWriter.Write(Format(Clock.GetLocalNow(), pid, logEntry.LogLevel, message, Colored));
     }
 
-    internal static string Format(DateTimeOffset time, int pid, LogLevel level, string message)
+    /// <summary>Colour on a terminal; plain text in a pipe or a file (or with NO_COLOR set).</summary>
+    internal static bool Colored { get; set; } =
+        !Console.IsErrorRedirected && Environment.GetEnvironmentVariable("NO_COLOR") is null && Environment.GetEnvironmentVariable("TERM") != "dumb";
+
+    internal static string Format(DateTimeOffset time, int pid, LogLevel level, string message, bool colored = false)
     {
         string offset = (time.Offset < TimeSpan.Zero ? "-" : "+") + time.Offset.ToString("hhmm", System.Globalization.CultureInfo.InvariantCulture);
-        return $"[{time:yyyy-MM-dd HH:mm:ss} {offset}] [{pid}] [{LevelName(level)}] {message}{Environment.NewLine}";
+        if (!colored)
+        {
+            return $"[{time:yyyy-MM-dd HH:mm:ss} {offset}] [{pid}] [{LevelName(level)}] {message}{Environment.NewLine}";
+        }
+
+        string color = level switch
+        {
+            LogLevel.Trace or LogLevel.Debug => "\u001b[2m",
+            LogLevel.Information => "\u001b[32m",
+            LogLevel.Warning => "\u001b[33m",
+            LogLevel.Error => "\u001b[31m",
+            _ => "\u001b[1;31m",
+        };
+        const string Dim = "\u001b[2m";
+        const string Reset = "\u001b[0m";
+        return $"{Dim}[{time:yyyy-MM-dd HH:mm:ss} {offset}] [{pid}]{Reset} {color}[{LevelName(level)}]{Reset} {message}{Environment.NewLine}";
     }
 
     private static string LevelName(LogLevel level) => level switch

@@ -44,20 +44,20 @@ public static class LannerServer
     /// <param name="reload">Reads the configuration again (HUP); returns an error message instead when it is invalid.</param>
     public static async Task<int> RunAsync(ServerOptions options, Func<(ServerOptions? Options, string? Error)>? reload = null)
     {
-        var signals = Channel.CreateUnbounded<PosixSignal>();
+        var signals = Channel.CreateUnbounded<ServerEvent>();
         var registrations = new List<PosixSignalRegistration>();
         foreach (PosixSignal signal in new[] { PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGQUIT, PosixSignal.SIGHUP, PosixSignal.SIGTTIN, PosixSignal.SIGTTOU })
         {
             registrations.Add(PosixSignalRegistration.Create(signal, context =>
             {
                 context.Cancel = true;
-                signals.Writer.TryWrite(context.Signal);
+                signals.Writer.TryWrite(new ServerEvent(context.Signal, null));
             }));
         }
 
         try
         {
-            return await RunAsync(options, reload, signals.Reader).ConfigureAwait(false);
+            return await RunAsync(options, reload, signals).ConfigureAwait(false);
         }
         finally
         {
@@ -65,8 +65,12 @@ public static class LannerServer
         }
     }
 
-    private static async Task<int> RunAsync(ServerOptions options, Func<(ServerOptions?, string?)>? reload, ChannelReader<PosixSignal> signals)
+    /// <summary>Something the main loop acts on: a signal, or (with --reload) a changed source file.</summary>
+    private readonly record struct ServerEvent(PosixSignal? Signal, string? ChangedFile);
+
+    private static async Task<int> RunAsync(ServerOptions options, Func<(ServerOptions?, string?)>? reload, Channel<ServerEvent> events)
     {
+        ChannelReader<ServerEvent> signals = events.Reader;
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         ConfigureLogging(builder.Logging);
         builder.Services.AddSingleton<IHostLifetime, ManualLifetime>();
@@ -119,7 +123,15 @@ public static class LannerServer
         ServerLog.UsingWorker(log, options.Pool.Threads > 1 ? "gthread" : "sync");
         pool.Start();
 
-        Task<PosixSignal> nextSignal = signals.ReadAsync().AsTask();
+        using SourceWatcher? watcher = options.WatchDirectory is null ? null
+            : new SourceWatcher(options.WatchDirectory, options.WatchExtraFiles, TimeProvider.System,
+                file => events.Writer.TryWrite(new ServerEvent(null, file)));
+        if (watcher is not null)
+        {
+            ServerLog.Watching(log, options.WatchDirectory!);
+        }
+
+        Task<ServerEvent> nextSignal = signals.ReadAsync().AsTask();
         if (await Task.WhenAny(pool.FirstBoot, nextSignal).ConfigureAwait(false) == pool.FirstBoot && !pool.FirstBoot.Result.Succeeded)
         {
             WorkerBootError error = pool.FirstBoot.Result.Error!;
@@ -136,7 +148,16 @@ public static class LannerServer
         ServerOptions current = options;
         while (true)
         {
-            PosixSignal signal = await nextSignal.ConfigureAwait(false);
+            ServerEvent next = await nextSignal.ConfigureAwait(false);
+            nextSignal = signals.ReadAsync().AsTask();
+            if (next.ChangedFile is { } changed)
+            {
+                ServerLog.SourceChanged(log, changed);
+                current = Reload(current, reload, pool, log);
+                continue;
+            }
+
+            PosixSignal signal = next.Signal!.Value;
             ServerLog.HandlingSignal(log, SignalName(signal));
             switch (signal)
             {
@@ -173,8 +194,6 @@ public static class LannerServer
                     ServerLog.ShuttingDown(log);
                     return ExitCodes.Ok;
             }
-
-            nextSignal = signals.ReadAsync().AsTask();
         }
     }
 

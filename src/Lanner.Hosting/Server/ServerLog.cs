@@ -38,6 +38,12 @@ internal static partial class ServerLog
     [LoggerMessage(3011, LogLevel.Warning, "Reload: the bind addresses and static mounts stay as they were (a restart changes them)")]
     public static partial void BindsNotReloaded(ILogger logger);
 
+    [LoggerMessage(3012, LogLevel.Information, "Watching {Directory} for changes (--reload)")]
+    public static partial void Watching(ILogger logger, string directory);
+
+    [LoggerMessage(3013, LogLevel.Information, "{File} changed, reloading")]
+    public static partial void SourceChanged(ILogger logger, string file);
+
     [LoggerMessage(3009, LogLevel.Warning, "Static files for {Prefix}: the directory {Directory} does not exist; those URLs answer 404")]
     public static partial void StaticDirectoryMissing(ILogger logger, string prefix, string directory);
 }

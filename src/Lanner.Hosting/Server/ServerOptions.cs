@@ -74,7 +74,17 @@ public sealed record ServerOptions
 
     public string Version { get; init; } = "0.0.0";
 
-    public static ServerOptions From(EffectiveSettings settings, LaunchContext launch)
+    /// <summary>With --reload: the directory whose Python files are watched, and extra globs.</summary>
+    public string? WatchDirectory { get; init; }
+
+    public IReadOnlyList<string> WatchExtraFiles { get; init; } = [];
+
+    /// <summary>
+    /// Turns the settings into options. With no APP_MODULE, a Django project's manage.py in the
+    /// working directory supplies the app, the static mounts and the settings module.
+    /// Throws <see cref="ConfigurationException"/> with the exit code to use.
+    /// </summary>
+    public static ServerOptions From(EffectiveSettings settings, LaunchContext launch, Action<string>? notice = null)
     {
         string python = settings.Get(SettingsTable.Python);
         if (python.Length == 0)
@@ -84,6 +94,39 @@ public sealed record ServerOptions
 
         string scriptName = (Environment.GetEnvironmentVariable("SCRIPT_NAME") ?? "").TrimEnd('/');
         string chdir = settings.Get(SettingsTable.Chdir);
+        string directory = chdir.Length == 0 ? Directory.GetCurrentDirectory() : chdir;
+        string? app = settings.AppModule;
+        var environment = new Dictionary<string, string>();
+        IReadOnlyList<StaticMapping> statics = settings.Get(SettingsTable.Static);
+        if (string.IsNullOrEmpty(app))
+        {
+            string managePy = DjangoProject.FindManagePy(directory)
+                ?? throw new ConfigurationException(
+                    "no APP_MODULE given: name the app to serve (e.g. 'lanner myproject.wsgi:application'), "
+                    + "or run lanner in the directory of a Django project's manage.py", ExitCodes.Usage);
+            DjangoProject project;
+            try
+            {
+                project = DjangoProject.Discover(python, launch.WorkerPackagePath, managePy, settings.Get(SettingsTable.Media));
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception)
+            {
+                throw new ConfigurationException(ex.Message, ExitCodes.AppLoadError);
+            }
+
+            foreach (string line in project.Notices)
+            {
+                notice?.Invoke(line);
+            }
+
+            app = project.AppModule;
+            environment["DJANGO_SETTINGS_MODULE"] = project.SettingsModule;
+            if (statics.Count == 0)
+            {
+                statics = [.. StaticArguments(project.Arguments)];
+            }
+        }
+
         return new ServerOptions
         {
             Binds = settings.Get(SettingsTable.Bind),
@@ -93,9 +136,10 @@ public sealed record ServerOptions
                 Threads = settings.Get(SettingsTable.Threads),
                 PythonExecutable = python,
                 WorkerPackagePath = launch.WorkerPackagePath,
-                AppSpec = settings.AppModule ?? "",
+                AppSpec = app,
                 Chdir = chdir.Length == 0 ? null : chdir,
                 PythonPath = settings.Get(SettingsTable.PythonPath),
+                Environment = environment,
                 ScriptName = scriptName,
                 Timeout = settings.Get(SettingsTable.Timeout),
                 GracefulTimeout = settings.Get(SettingsTable.GracefulTimeout),
@@ -112,8 +156,27 @@ public sealed record ServerOptions
             },
             GracefulTimeout = settings.Get(SettingsTable.GracefulTimeout),
             ScriptName = scriptName,
-            Static = settings.Get(SettingsTable.Static),
+            Static = statics,
+            WatchDirectory = settings.Get(SettingsTable.Reload) ? directory : null,
+            WatchExtraFiles = settings.Get(SettingsTable.ReloadExtraFile),
             Version = launch.Version,
         };
     }
+
+    private static IEnumerable<StaticMapping> StaticArguments(IReadOnlyList<string> arguments)
+    {
+        for (int i = 0; i + 1 < arguments.Count; i++)
+        {
+            if (arguments[i] == "--static")
+            {
+                yield return StaticMapping.Parse(arguments[++i]);
+            }
+        }
+    }
+}
+
+/// <summary>The configuration cannot be used; the message is for the operator, with the exit code to use.</summary>
+public sealed class ConfigurationException(string message, int exitCode) : Exception(message)
+{
+    public int ExitCode { get; } = exitCode;
 }

@@ -1,0 +1,32 @@
+using Lanner.Hosting.Server;
+
+namespace Lanner.Hosting.Tests.Server;
+
+public sealed class SourceWatcherTests : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("lanner-watch-").FullName;
+
+    [Theory]
+    [InlineData("templates/**/*.html", "/p/templates/a/b/c.html", true)]
+    [InlineData("templates/**/*.html", "/p/templates/c.html", true)]
+    [InlineData("templates/*.html", "/p/templates/a/c.html", false)]
+    [InlineData("*.cfg", "/p/setup.cfg", true)]
+    [InlineData("conf?.ini", "/p/conf1.ini", true)]
+    public void GlobToRegex(string glob, string path, bool matches) =>
+        Assert.Equal(matches, SourceWatcher.GlobToRegex("/p/" + glob).IsMatch(path));
+
+    [Fact]
+    public void Matters_PythonFilesAndExtras_NotIgnoredDirectories()
+    {
+        using var watcher = new SourceWatcher(_root, ["templates/**/*.html"], TimeProvider.System, _ => { });
+
+        Assert.True(watcher.Matters(Path.Combine(_root, "app", "views.py")));
+        Assert.True(watcher.Matters(Path.Combine(_root, "templates", "x", "page.html")));
+        Assert.False(watcher.Matters(Path.Combine(_root, "README.md")));
+        Assert.False(watcher.Matters(Path.Combine(_root, "app", "__pycache__", "views.py")));
+        Assert.False(watcher.Matters(Path.Combine(_root, ".venv", "lib", "site.py")));
+        Assert.False(watcher.Matters(Path.Combine(_root, ".git", "hooks", "x.py")));
+    }
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+}

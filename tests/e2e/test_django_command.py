@@ -1,0 +1,113 @@
+"""`python manage.py lanner` and zero-config `lanner` on a real Django project (a copy of the demo)."""
+
+import os
+import re
+import shutil
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from serverkit import DEMO, LANNER, ROOT, VENV_PYTHON, Server
+from test_django import admin_login_flow
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A copy of the demo project, with its database and collected static files."""
+    path = tmp_path_factory.mktemp("project") / "demo"
+    shutil.copytree(DEMO, path, ignore=shutil.ignore_patterns("db.sqlite3", "staticfiles", "__pycache__"))
+    env = {**os.environ, "DEMO_DATABASE": str(path / "db.sqlite3"), "DEMO_STATIC_ROOT": str(path / "staticfiles")}
+    for cmd in (["migrate", "--noinput", "-v", "0"], ["collectstatic", "--noinput", "-v", "0"]):
+        subprocess.run([VENV_PYTHON, "manage.py", *cmd], cwd=path, env=env, check=True)
+    subprocess.run([VENV_PYTHON, "manage.py", "shell", "-c",
+                    "from django.contrib.auth import get_user_model; "
+                    "get_user_model().objects.create_superuser('admin', 'a@example.com', 'lanner-demo')"],
+                   cwd=path, env=env, check=True)
+    return path
+
+
+def _start(cmd, cwd, env):
+    import serverkit
+
+    server = serverkit.Server.__new__(serverkit.Server)
+    server.args = cmd
+    server.lines = []
+    import threading
+
+    server._cond = threading.Condition()
+    server.proc = subprocess.Popen(cmd, cwd=str(cwd), env={**os.environ, **env}, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    server._reader = threading.Thread(target=server._read, daemon=True)
+    server._reader.start()
+    server.port = 0
+    return server.started()
+
+
+@pytest.fixture
+def started():
+    servers = []
+    yield servers
+    for s in servers:
+        s.kill()
+
+
+def test_manage_py_lanner_serves_the_project_and_its_static_files(project, started):
+    server = _start([VENV_PYTHON, "manage.py", "lanner", "-b", "127.0.0.1:0", "-w", "2"], project,
+                    {"DEMO_DATABASE": str(project / "db.sqlite3"), "DEMO_STATIC_ROOT": str(project / "staticfiles")})
+    started.append(server)
+    admin_login_flow(server)
+
+
+def test_zero_config_lanner_next_to_manage_py(project, started):
+    server = _start([LANNER, "-b", "127.0.0.1:0"], project,
+                    {"DEMO_DATABASE": str(project / "db.sqlite3"), "DEMO_STATIC_ROOT": str(project / "staticfiles")})
+    started.append(server)
+    resp, body = server.request("GET", "/plain")
+    assert (resp.status, body) == (200, b"Hello, World!")
+    resp, body = server.request("GET", "/static/admin/css/base.css")
+    assert resp.status == 200 and b"DJANGO Admin styles" in body and resp.getheader("ETag")
+
+
+def test_static_root_unset_says_to_run_collectstatic_once(project, started):
+    server = _start([VENV_PYTHON, "manage.py", "lanner", "-b", "127.0.0.1:0"], project,
+                    {"DEMO_DATABASE": str(project / "db.sqlite3"), "DEMO_STATIC_ROOT": ""})
+    started.append(server)
+    assert server.request("GET", "/plain")[0].status == 200
+    notices = [l for l in server.lines if "collectstatic" in l]
+    assert len(notices) == 1, server.output
+    assert "STATIC_ROOT is not set" in notices[0]
+
+
+def test_settings_that_do_not_load_exit_3(project):
+    result = subprocess.run([LANNER, "-b", "127.0.0.1:0"], cwd=project, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "DJANGO_SETTINGS_MODULE": "demo.no_such_settings"})
+    assert result.returncode == 3
+    assert "cannot load the Django settings 'demo.no_such_settings'" in result.stderr
+
+
+def test_no_app_module_and_no_manage_py_exits_2(tmp_path):
+    result = subprocess.run([LANNER, "-b", "127.0.0.1:0"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "no APP_MODULE given" in result.stderr
+
+
+def test_reload_picks_up_an_edited_view(project, started, tmp_path):
+    copy = tmp_path / "demo"
+    shutil.copytree(project, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    server = _start([VENV_PYTHON, "manage.py", "lanner", "-b", "127.0.0.1:0", "--reload"], copy,
+                    {"DEMO_DATABASE": str(copy / "db.sqlite3"), "DEMO_STATIC_ROOT": str(copy / "staticfiles")})
+    started.append(server)
+    server.wait_for(r"Watching .* for changes \(--reload\)")
+    assert server.request("GET", "/plain")[1] == b"Hello, World!"
+    views = copy / "pages" / "views.py"
+    mark = server.line_count()
+    edited = time.monotonic()
+    views.write_text(views.read_text().replace('"Hello, World!"', '"Hello, reloaded!"'))
+    server.wait_for(r"pages/views\.py changed, reloading", start=mark, timeout=10)
+    deadline = time.monotonic() + 10
+    while server.request("GET", "/plain")[1] != b"Hello, reloaded!":
+        assert time.monotonic() < deadline, server.output
+        time.sleep(0.05)
+    assert time.monotonic() - edited < 3.0

@@ -1,0 +1,76 @@
+"""lanner.django.discovery: what a Django project's settings tell Lanner."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from workerkit import ROOT
+from lanner.django.discovery import settings_module_of
+
+
+def test_settings_module_of_reads_the_setdefault_call(tmp_path):
+    manage = tmp_path / "manage.py"
+    manage.write_text("import os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'shop.settings.prod')\n")
+    assert settings_module_of(manage) == "shop.settings.prod"
+
+
+def test_settings_module_of_without_one(tmp_path):
+    manage = tmp_path / "manage.py"
+    manage.write_text("print('no settings here')\n")
+    assert settings_module_of(manage) is None
+
+
+def run_with_settings(tmp_path, settings: str, media: bool = False):
+    """project_arguments() under the given settings, in a fresh interpreter."""
+    (tmp_path / "proj_settings.py").write_text(textwrap.dedent(settings))
+    code = textwrap.dedent(f"""
+        import sys, json, os
+        sys.path[:0] = [{str(ROOT / 'python')!r}, {str(tmp_path)!r}]
+        os.environ["DJANGO_SETTINGS_MODULE"] = "proj_settings"
+        import django
+        django.setup()
+        from lanner.django.discovery import project_arguments
+        print(json.dumps(project_arguments({media!r})))
+    """)
+    out = subprocess.run(["/usr/bin/python3", "-c", code], capture_output=True, text=True, check=True).stdout
+    import json
+    return json.loads(out)
+
+
+BASE = "SECRET_KEY = 'x'\nINSTALLED_APPS = []\n"
+
+
+def test_static_mapping_and_wsgi_app(tmp_path):
+    (tmp_path / "collected").mkdir()
+    (tmp_path / "collected" / "a.css").write_text("x")
+    app, args, notices = run_with_settings(tmp_path, BASE + f"WSGI_APPLICATION = 'proj.wsgi.application'\n"
+                                           f"STATIC_URL = 'static/'\nSTATIC_ROOT = {str(tmp_path / 'collected')!r}\n")
+    assert app == "proj.wsgi:application"
+    assert args == ["--static", f"/static/={tmp_path / 'collected'}"]
+    assert notices == []
+
+
+def test_static_root_unset_is_one_clear_notice(tmp_path):
+    app, args, notices = run_with_settings(tmp_path, BASE + "STATIC_URL = '/static/'\n")
+    assert app == "lanner.django.wsgi:application"
+    assert args == []
+    assert len(notices) == 1 and "STATIC_ROOT is not set" in notices[0] and "collectstatic" in notices[0]
+
+
+def test_empty_static_root_asks_for_collectstatic(tmp_path):
+    (tmp_path / "empty").mkdir()
+    _, args, notices = run_with_settings(tmp_path, BASE + f"STATIC_URL = '/s/'\nSTATIC_ROOT = {str(tmp_path / 'empty')!r}\n")
+    assert args == ["--static", f"/s/={tmp_path / 'empty'}"]
+    assert "is empty" in notices[0]
+
+
+def test_cdn_static_url_is_not_served(tmp_path):
+    _, args, notices = run_with_settings(tmp_path, BASE + "STATIC_URL = 'https://cdn.example.com/static/'\nSTATIC_ROOT = '/x'\n")
+    assert args == [] and notices == []
+
+
+def test_media(tmp_path):
+    _, args, _ = run_with_settings(tmp_path, BASE + f"STATIC_URL = 'https://cdn/'\nMEDIA_URL = '/media/'\nMEDIA_ROOT = '/srv/media'\n", media=True)
+    assert args == ["--static", "/media/=/srv/media"]
