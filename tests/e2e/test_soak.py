@@ -24,7 +24,7 @@ def application(environ, start_response):
 def test_a_minute_of_crashes_recycling_kills_and_reloads_loses_no_request(lanner, tmp_path):
     app = tmp_path / "soak.py"
     app.write_text(SOAK_APP.format(version="v1"))
-    server = lanner(["-w", "3", "--max-requests", "300", "--max-requests-jitter", "100",
+    server = lanner(["-w", "3", "--max-requests", "150", "--max-requests-jitter", "50",
                      "--chdir", str(tmp_path), "soak"])
     assert server.request("GET", "/")[1] == b"v1"
 
