@@ -34,7 +34,7 @@ internal sealed class CommandLine
         _version = new Option<bool>("--version") { Description = "Show the version and exit." };
         Root.Options.Add(_version);
 
-        foreach (Setting setting in SettingsTable.All)
+        foreach (Setting setting in SettingsTable.All.Where(s => !s.ConfigOnly))
         {
             Option option = setting.IsSwitch
                 ? new Option<bool>(setting.Flags[^1], [.. setting.Flags.Take(setting.Flags.Count - 1)])
@@ -44,7 +44,13 @@ internal sealed class CommandLine
                     AllowMultipleArgumentsPerToken = false,
                     HelpName = setting.MetaVar,
                 };
-            option.Description = $"{setting.Help} [default: {setting.DefaultText}]";
+            option.Description = setting.Support switch
+            {
+                Support.Refused => $"Not supported: {setting.SupportNote}",
+                Support.Warned => $"Accepted for gunicorn compatibility: {setting.SupportNote}",
+                _ => $"{setting.Help} [default: {setting.DefaultText}]",
+            };
+            option.Hidden = setting.Support != Support.Supported;
             _options[setting] = option;
             Root.Options.Add(option);
         }
@@ -92,10 +98,29 @@ internal sealed class CommandLine
 
     public bool WantsVersion(ParseResult result) => result.GetValue(_version);
 
-    /// <summary>Reads the command-line values into <paramref name="builder"/>; throws SettingException on a bad value.</summary>
-    public void Apply(ParseResult result, SettingsBuilder builder)
+    /// <summary>The value given for one setting, if any (e.g. -c before the config file is read).</summary>
+    public string? RawValue(ParseResult result, Setting setting)
     {
-        builder.AppModule = result.GetValue(_appModule);
+        Option option = _options[setting];
+        OptionResult? found = result.GetResult(option);
+        if (found is null || found.Implicit || option is Option<bool>)
+        {
+            return null;
+        }
+
+        string[] values = result.GetValue((Option<string[]>)option) ?? [];
+        return values.Length > 0 ? values[^1] : null;
+    }
+
+    /// <summary>Reads the command-line values into <paramref name="builder"/>; throws SettingException on a bad value.</summary>
+    public void Apply(ParseResult result, SettingsBuilder builder, SettingSource source = SettingSource.CommandLine, string? origin = null)
+    {
+        string? app = result.GetValue(_appModule);
+        if (app is not null)
+        {
+            builder.AppModule = app;
+        }
+
         foreach ((Setting setting, Option option) in _options)
         {
             OptionResult? found = result.GetResult(option);
@@ -106,12 +131,12 @@ internal sealed class CommandLine
 
             if (option is Option<bool> flag)
             {
-                builder.Set(setting, [result.GetValue(flag) ? "true" : "false"], SettingSource.CommandLine);
+                builder.Set(setting, [result.GetValue(flag) ? "true" : "false"], source, origin);
             }
             else
             {
                 string[] values = result.GetValue((Option<string[]>)option) ?? [];
-                builder.Set(setting, values, SettingSource.CommandLine);
+                builder.Set(setting, values, source, origin);
             }
         }
     }

@@ -23,43 +23,30 @@ if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT")
 }
 
 string version = typeof(CommandLine).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
-var commandLine = new CommandLine();
-ParseResult parsed = commandLine.Parse(args);
 
-if (commandLine.UnknownOption(args) is { } unknown)
+if (args.Length > 0 && args[0] == "top")
 {
-    Console.Error.WriteLine($"lanner: error: unrecognized option '{unknown}'");
-    Console.Error.WriteLine("Run 'lanner --help' to see the options.");
-    return ExitCodes.Usage;
+    return await TopCommand.RunAsync(args[1..]);
 }
 
-if (parsed.Errors.Count > 0)
+// `lanner check [options] [APP_MODULE]`: the configuration is valid and the app loads.
+bool checkOnly = args.Length > 0 && args[0] == "check";
+string[] arguments = checkOnly ? args[1..] : args;
+var commandLine = new CommandLine();
+ParseResult parsed = commandLine.Parse(arguments);
+
+if (commandLine.UnknownOption(arguments) is null && parsed.Errors.Count == 0)
 {
-    foreach (var error in parsed.Errors)
+    if (commandLine.WantsVersion(parsed))
     {
-        Console.Error.WriteLine($"lanner: error: {error.Message}");
+        Console.WriteLine($"lanner (version {version})");
+        return ExitCodes.Ok;
     }
 
-    Console.Error.WriteLine("Run 'lanner --help' to see the options.");
-    return ExitCodes.Usage;
-}
-
-if (commandLine.WantsVersion(parsed))
-{
-    Console.WriteLine($"lanner (version {version})");
-    return ExitCodes.Ok;
-}
-
-if (parsed.Action is System.CommandLine.Help.HelpAction)
-{
-    return parsed.Invoke();
-}
-
-(EffectiveSettings? settings, string? problem) = ReadSettings(commandLine, parsed);
-if (settings is null)
-{
-    Console.Error.WriteLine($"lanner: error: {problem}");
-    return ExitCodes.Usage;
+    if (parsed.Action is System.CommandLine.Help.HelpAction)
+    {
+        return parsed.Invoke();
+    }
 }
 
 LaunchContext launch;
@@ -73,6 +60,28 @@ catch (InvalidOperationException ex)
     return ExitCodes.Error;
 }
 
+var environment = Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
+    .ToDictionary(e => (string)e.Key, e => (string?)e.Value ?? "");
+
+(EffectiveSettings? settings, string? problem) = Load();
+if (settings is null)
+{
+    Console.Error.WriteLine($"lanner: error: {problem}");
+    Console.Error.WriteLine("Run 'lanner --help' to see the options.");
+    return ExitCodes.Usage;
+}
+
+foreach (string warning in settings.Warnings)
+{
+    Console.Error.WriteLine($"lanner: warning: {warning}");
+}
+
+if (settings.Get(SettingsTable.PrintConfig))
+{
+    ConfigurationLoader.Print(settings, Console.Out);
+    return ExitCodes.Ok;
+}
+
 ServerOptions options;
 try
 {
@@ -84,10 +93,15 @@ catch (ConfigurationException ex)
     return ex.ExitCode;
 }
 
+if (checkOnly || settings.Get(SettingsTable.CheckConfig))
+{
+    return AppCheck.Run(options, Console.Out, Console.Error);
+}
+
 // HUP reads the configuration again, from the same sources.
 (ServerOptions?, string?) Reload()
 {
-    (EffectiveSettings? again, string? error) = ReadSettings(commandLine, commandLine.Parse(args));
+    (EffectiveSettings? again, string? error) = Load();
     if (again is null)
     {
         return (null, error);
@@ -105,18 +119,16 @@ catch (ConfigurationException ex)
 
 return await LannerServer.RunAsync(options, Reload);
 
-static void Notice(string line) => Console.Error.WriteLine($"lanner: {line}");
-
-static (EffectiveSettings? Settings, string? Problem) ReadSettings(CommandLine commandLine, ParseResult parsed)
+(EffectiveSettings? Settings, string? Problem) Load()
 {
     try
     {
-        var builder = new SettingsBuilder();
-        commandLine.Apply(parsed, builder);
-        return (builder.Build(), null);
+        return (ConfigurationLoader.Load(commandLine, arguments, environment, launch.DefaultPython), null);
     }
     catch (SettingException ex)
     {
         return (null, ex.Message);
     }
 }
+
+static void Notice(string line) => Console.Error.WriteLine($"lanner: {line}");

@@ -1,7 +1,22 @@
+using System.Globalization;
+
 namespace Lanner.Settings;
 
 /// <summary>Thrown when a value cannot be taken; the message names the setting and what it accepts.</summary>
 public sealed class SettingException(string message) : Exception(message);
+
+/// <summary>How Lanner treats a setting gunicorn has.</summary>
+public enum Support
+{
+    /// <summary>Supported with gunicorn's meaning (or Lanner's own setting).</summary>
+    Supported,
+
+    /// <summary>Accepted and ignored with a warning: harmless here.</summary>
+    Warned,
+
+    /// <summary>Refused with an explanation: it cannot mean here what it means in gunicorn.</summary>
+    Refused,
+}
 
 /// <summary>
 /// One setting, declared once in <see cref="SettingsTable"/>. Every source (command line,
@@ -36,9 +51,21 @@ public abstract class Setting
     /// <summary>Placeholder for the value in help text (INT, ADDRESS, …); empty for switches.</summary>
     public string MetaVar { get; }
 
+    /// <summary>Lanner's treatment of it; settings gunicorn does not have are <see cref="Support.Supported"/>.</summary>
+    public Support Support { get; init; } = Support.Supported;
+
+    /// <summary>Why a setting is warned about or refused, for the message and the parity table.</summary>
+    public string SupportNote { get; init; } = "";
+
+    /// <summary>True for gunicorn's settings (the parity table lists them).</summary>
+    public bool FromGunicorn { get; init; } = true;
+
+    /// <summary>Only in config files (no flag, e.g. the server hooks).</summary>
+    public bool ConfigOnly => Flags.Count == 0;
+
     public string EnvironmentVariable => "LANNER_" + Name.ToUpperInvariant();
 
-    /// <summary>The flag to name in messages: the long one.</summary>
+    /// <summary>The flag to name in messages: the long one (or the config key).</summary>
     public string DisplayFlag => Flags.Count > 0 ? Flags[^1] : Name;
 
     /// <summary>A switch takes no value on the command line.</summary>
@@ -62,6 +89,34 @@ public abstract class Setting
     public abstract object Combine(IEnumerable<object> values);
 
     public abstract string Format(object value);
+
+    /// <summary>True when the value is the default (so a refused setting left at its default is fine).</summary>
+    public bool IsDefault(object value) => Format(value) == DefaultText;
+
+    /// <summary>
+    /// A value from a config file (TOML or the module globals of a gunicorn.conf.py): strings are
+    /// parsed; booleans, numbers and lists are turned into their text first.
+    /// </summary>
+    public object FromConfigValue(object? value) => value switch
+    {
+        null => DefaultValue,
+        string s => Parse(s),
+        bool b => Parse(b ? "true" : "false"),
+        IEnumerable<object?> list when IsList => Combine(list.Select(v => Parse(ConfigText(v))).ToList()),
+        IEnumerable<object?> list => Parse(string.Join(",", list.Select(ConfigText))),
+        IDictionary<string, object?> map => Parse(string.Join(",", map.Select(kv => $"{kv.Key}={ConfigText(kv.Value)}"))),
+        _ => Parse(ConfigText(value)),
+    };
+
+    private static string ConfigText(object? value) => value switch
+    {
+        null => "",
+        bool b => b ? "true" : "false",
+        double d => d.ToString(CultureInfo.InvariantCulture),
+        float f => f.ToString(CultureInfo.InvariantCulture),
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? "",
+    };
 
     protected SettingException Invalid(string raw, string? why = null) =>
         new($"{DisplayFlag}: invalid value '{raw}' ({why ?? "expected " + Accepts})");

@@ -1,34 +1,50 @@
 namespace Lanner.Settings;
 
-/// <summary>Where an effective value came from, lowest precedence first.</summary>
+/// <summary>Where an effective value came from, lowest precedence first (gunicorn's order).</summary>
 public enum SettingSource
 {
     Default,
+
+    /// <summary>$WEB_CONCURRENCY, $PORT, $FORWARDED_ALLOW_IPS: they change defaults, as in gunicorn.</summary>
+    EnvironmentDefault,
+
     ConfigFile,
+
+    /// <summary>A LANNER_&lt;NAME&gt; variable.</summary>
     Environment,
+
+    /// <summary>$GUNICORN_CMD_ARGS or $LANNER_CMD_ARGS.</summary>
+    CommandArgs,
+
     CommandLine,
 }
 
 /// <summary>
-/// The effective value of every setting and where each came from. Immutable; built by
+/// The effective value of every setting and where it came from. Immutable; built by
 /// <see cref="SettingsBuilder"/>. Lower layers never see it: the host turns it into options records.
 /// </summary>
 public sealed class EffectiveSettings
 {
     private readonly Dictionary<Setting, (object Value, SettingSource Source, string? Origin)> _values;
 
-    internal EffectiveSettings(Dictionary<Setting, (object, SettingSource, string?)> values, string? appModule)
+    internal EffectiveSettings(Dictionary<Setting, (object, SettingSource, string?)> values, string? appModule, IReadOnlyList<string> warnings)
     {
         _values = values;
         AppModule = appModule;
+        Warnings = warnings;
     }
 
-    /// <summary>APP_MODULE as given, or null.</summary>
+    /// <summary>APP_MODULE as given (or wsgi_app from a config file), or null.</summary>
     public string? AppModule { get; }
+
+    /// <summary>Settings that were accepted but have no effect here, one line each.</summary>
+    public IReadOnlyList<string> Warnings { get; }
 
     public T Get<T>(Setting<T> setting)
         where T : notnull =>
         _values.TryGetValue(setting, out var v) ? (T)v.Value : setting.Default;
+
+    public object GetValue(Setting setting) => _values.TryGetValue(setting, out var v) ? v.Value : setting.DefaultValue;
 
     public SettingSource SourceOf(Setting setting) =>
         _values.TryGetValue(setting, out var v) ? v.Source : SettingSource.Default;
@@ -37,10 +53,15 @@ public sealed class EffectiveSettings
     public string? OriginOf(Setting setting) => _values.TryGetValue(setting, out var v) ? v.Origin : null;
 }
 
-/// <summary>Collects raw values source by source; later sources override earlier ones (gunicorn's order).</summary>
+/// <summary>
+/// Collects values source by source; a later source overrides an earlier one. Refused gunicorn
+/// settings given a value other than their default stop here with their explanation; warned ones
+/// are noted.
+/// </summary>
 public sealed class SettingsBuilder
 {
     private readonly Dictionary<Setting, (object, SettingSource, string?)> _values = [];
+    private readonly List<string> _warnings = [];
 
     public string? AppModule { get; set; }
 
@@ -53,15 +74,30 @@ public sealed class SettingsBuilder
         }
 
         object value = setting.IsList ? setting.Combine(raws.Select(setting.Parse).ToList()) : setting.Parse(raws[^1]);
-        _values[setting] = (value, source, origin);
-        return this;
+        return SetValue(setting, value, source, origin);
     }
 
     public SettingsBuilder SetValue(Setting setting, object value, SettingSource source, string? origin = null)
     {
+        if (setting.Support != Support.Supported && !setting.IsDefault(value))
+        {
+            string where = origin is null ? setting.DisplayFlag : $"{setting.DisplayFlag} (from {origin})";
+            if (setting.Support == Support.Refused)
+            {
+                throw new SettingException($"{where} is not supported: {setting.SupportNote}");
+            }
+
+            _warnings.Add($"{where}: {setting.SupportNote}");
+        }
+
+        if (setting == SettingsTable.WsgiApp && value is string app && app.Length > 0)
+        {
+            AppModule ??= app;
+        }
+
         _values[setting] = (value, source, origin);
         return this;
     }
 
-    public EffectiveSettings Build() => new(new(_values), AppModule);
+    public EffectiveSettings Build() => new(new(_values), AppModule, [.. _warnings]);
 }

@@ -56,4 +56,10 @@ public sealed record PoolOptions
 
     /// <summary>Workers' stdout and stderr go to the log, line by line (--capture-output).</summary>
     public bool CaptureOutput { get; init; }
+
+    /// <summary>A gunicorn.conf.py whose worker hooks (post_fork, pre_request, worker_exit, …) the workers run.</summary>
+    public string? HookConfig { get; init; }
+
+    /// <summary>The settings the hooks see as <c>server.cfg</c>, as a JSON object.</summary>
+    public string HookSettings { get; init; } = "{}";
 }

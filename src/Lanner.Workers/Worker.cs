@@ -633,6 +633,10 @@ public sealed class Worker : IWorkerHandle, IDisposable
             exchange.Worker = this;
             exchange.HeadReceived = false;
             exchange.StartedAt = _inflight.Count < Concurrency ? _time.GetTimestamp() : 0;
+            if (exchange.StartedAt != 0)
+            {
+                exchange.QueueWaitTicks = exchange.StartedAt - exchange.ArrivedAt;
+            }
             _inflight.Add(exchange);
             return true;
         }
@@ -911,6 +915,7 @@ public sealed class Worker : IWorkerHandle, IDisposable
                 if (_inflight[i].StartedAt == 0)
                 {
                     _inflight[i].StartedAt = now;
+                    _inflight[i].QueueWaitTicks = now - _inflight[i].ArrivedAt;
                 }
             }
 

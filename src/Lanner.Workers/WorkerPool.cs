@@ -44,6 +44,20 @@ public sealed class WorkerPool : IAsyncDisposable
     private long _lastMemoryCheck;
     private bool _everReady;
     private (int Generation, PoolOptions Options)? _reloadFrom;
+    private readonly ConcurrentDictionary<WorkerExitReason, long> _exits = new();
+    private long _spawned;
+
+    /// <summary>Workers that ended, by reason (for the metrics).</summary>
+    public IReadOnlyDictionary<WorkerExitReason, long> ExitCounts => _exits;
+
+    /// <summary>A worker is about to start (gunicorn's pre_fork). Called under the pool's lock: must not block.</summary>
+    public event Action<Worker>? Spawning;
+
+    /// <summary>A worker process ended (gunicorn's child_exit). Must not block.</summary>
+    public event Action<Worker>? Exited;
+
+    /// <summary>Workers started since the pool started (the first <see cref="PoolOptions.Workers"/> included).</summary>
+    public long Spawned => Interlocked.Read(ref _spawned);
 
     public WorkerPool(PoolOptions options, IWorkerEvents events, TimeProvider time, ILogger log, Random? random = null)
     {
@@ -202,6 +216,7 @@ public sealed class WorkerPool : IAsyncDisposable
     private void SpawnLocked()
     {
         int id = Interlocked.Increment(ref _nextId);
+        Interlocked.Increment(ref _spawned);
         PoolOptions options = Options;
         var worker = new Worker(id, _generation, options, this, _time, _log,
             Supervision.RecycleLimit(options.MaxRequests, options.MaxRequestsJitter, _random))
@@ -212,6 +227,7 @@ public sealed class WorkerPool : IAsyncDisposable
         // The scoreboard: one 4-byte slot per thread, zeroed, mapped by the worker.
         File.WriteAllBytes(worker.BoardPath, new byte[4 * options.Threads]);
         _workers[id] = worker;
+        Spawning?.Invoke(worker);
         Func<Task<WorkerProcess>> launch;
         if (options.Preload && _zygotes.TryGetValue(_generation, out Zygote? zygote))
         {
@@ -488,6 +504,12 @@ public sealed class WorkerPool : IAsyncDisposable
             ["dump_path"] = dumpPath,
             ["board_path"] = boardPath,
         };
+        if (options.HookConfig is not null)
+        {
+            config["hook_config"] = options.HookConfig;
+            config["hook_settings"] = options.HookSettings;
+        }
+
         MarshalWriter.Value(buffer, config);
         return buffer.WrittenSpan.ToArray();
     }
@@ -627,6 +649,13 @@ public sealed class WorkerPool : IAsyncDisposable
 
     internal void OnExited(Worker worker)
     {
+        if (worker.Exit is { } exit)
+        {
+            _exits.AddOrUpdate(exit.Reason, 1, (_, n) => n + 1);
+        }
+
+        Exited?.Invoke(worker);
+
         if (IsStopping)
         {
             return;

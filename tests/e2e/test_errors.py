@@ -17,7 +17,8 @@ def test_exception_in_the_app_is_a_500_with_the_traceback_logged_and_the_worker_
     resp, body = server.request("GET", "/raise")
     assert resp.status == 500
     assert b"Internal Server Error" in body and b"Traceback" not in body
-    server.wait_for(r"\[ERROR\] Error handling request GET /raise \(worker \d+, pid \d+\)")
+    # The request line carries the request id, as the access log does.
+    server.wait_for(r"\[ERROR\] Error handling request GET /raise \[[0-9a-f]+\] \(worker \d+, pid \d+\)")
     server.wait_for(r"RuntimeError: the view failed on purpose")
     # The worker lives on: the same two pids keep answering.
     pids = {server.request("GET", "/ok")[1] for _ in range(10)}
@@ -46,7 +47,7 @@ def test_invalid_response_head_becomes_a_500_made_by_the_server(server, path, pr
     head = data.split(b"\r\n\r\n", 1)[0]
     assert head.startswith(b"HTTP/1.1 500 ")
     assert b"injected" not in data.lower() and b"X-Test" not in head and b"X-Count" not in head
-    server.wait_for(rf"Invalid response from the app for GET {re.escape(path)}: {problem}")
+    server.wait_for(rf"Invalid response from the app for GET {re.escape(path)} \[\w+\]: {problem}")
 
 
 def test_hop_by_hop_headers_from_the_app_are_not_passed_on(server):

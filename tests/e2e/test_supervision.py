@@ -43,7 +43,7 @@ def test_hung_request_gets_504_and_the_stack_of_the_hung_function_is_logged(lann
     elapsed = time.monotonic() - started
     assert resp.status == 504
     assert 1.0 <= elapsed < 4.0, elapsed
-    m = server.wait_for(r"\[CRITICAL\] WORKER TIMEOUT \(pid:(\d+)\) worker \d+ ran GET /spin past the 1 s timeout")
+    m = server.wait_for(r"\[CRITICAL\] WORKER TIMEOUT \(pid:(\d+)\) worker \d+ ran GET /spin \[\w+\] past the 1 s timeout")
     server.wait_for(r'File ".*misbehaving\.py", line \d+ in spin_forever')
     wait_until(lambda: not pids_alive([int(m.group(1))]), what="the hung worker to be gone")
     for _ in range(10):

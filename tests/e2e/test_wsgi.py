@@ -176,4 +176,4 @@ def test_keep_alive_connection_serves_many_requests(server):
 def test_wsgi_errors_reach_the_log_with_the_request_line(server):
     mark = server.line_count()
     echo(server, path="/echo/logged")
-    server.wait_for(r"GET /echo/logged: echo /echo/logged", start=mark)
+    server.wait_for(r"GET /echo/logged \[\w+\]: echo /echo/logged", start=mark)

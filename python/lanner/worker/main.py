@@ -40,15 +40,16 @@ def main() -> None:
     try:
         conn = connect(path, token, worker_id, "zygote" if role == "zygote" else "wsgi")
         config = read_config(conn)
-        app = _boot(conn, config)
-        if app is None:
+        booted = _boot(conn, config, worker_id, zygote=role == "zygote")
+        if booted is None:
             sys.exit(EXIT_BOOT_ERROR)
+        app, hooks = booted
         if role == "zygote":
             from lanner.worker.zygote import run_zygote
 
-            run_zygote(conn, app, path, token)
+            run_zygote(conn, app, path, token, hooks)
         else:
-            serve(conn, app, config)
+            serve(conn, app, config, hooks)
     except ConnectionLost:
         os._exit(EXIT_MASTER_GONE)
     except ProtocolError as exc:
@@ -85,23 +86,38 @@ def read_config(conn: Connection) -> dict:
     return marshal.loads(payload)
 
 
-def serve(conn: Connection, app, config: dict) -> None:
+def serve(conn: Connection, app, config: dict, hooks=None) -> None:
     _watch_parent()
     threads = int(config.get("threads", 1))
     if threads > 1:
-        _serve_threaded(conn, app, config, threads)
+        _serve_threaded(conn, app, config, threads, hooks)
     else:
-        _serve_sync(conn, app, config)
+        _serve_sync(conn, app, config, hooks)
+    if hooks is not None:
+        hooks.worker.alive = False
+        hooks.call_logged("worker_exit", hooks.server, hooks.worker)
 
 
-def run_forked(path: str, token: str, worker_id: int, app) -> None:
+def run_forked(path: str, token: str, worker_id: int, app, hooks=None) -> None:
     """In a worker forked by the zygote: the app is already loaded; connect and serve."""
     try:
         conn = connect(path, token, worker_id, "wsgi")
         config = read_config(conn)
         _enable_stack_dumps(config.get("dump_path"))
+        if hooks is not None:
+            from lanner.worker.hooks import HookError
+
+            hooks.forked()
+            hooks.worker.age = hooks.worker.id = worker_id
+            try:
+                hooks.call("post_fork", hooks.server, hooks.worker)
+                hooks.call("post_worker_init", hooks.worker)
+            except HookError as exc:
+                _send_boot_error(conn, str(exc), exc.traceback)
+                os._exit(EXIT_BOOT_ERROR)
+            hooks.install_signal_hooks()
         conn.send_frame(P.READY, 0, 0, b"")
-        serve(conn, app, config)
+        serve(conn, app, config, hooks)
     except ConnectionLost:
         os._exit(EXIT_MASTER_GONE)
     except ProtocolError as exc:
@@ -122,9 +138,11 @@ def _enable_stack_dumps(path: str | None) -> None:
     faulthandler.register(signal.SIGUSR1, file=dump, all_threads=True, chain=False)
 
 
-def _boot(conn: Connection, config: dict):
-    """Applies the configuration and loads the app; on failure tells the master why and returns None."""
+def _boot(conn: Connection, config: dict, worker_id: int = 0, zygote: bool = False):
+    """Applies the configuration, runs the boot hooks and loads the app; returns (app, hooks), or
+    on failure tells the master why and returns None. A zygote leaves the hooks to its children."""
     _enable_stack_dumps(config.get("dump_path"))
+    hooks = None
     try:
         chdir = config.get("chdir")
         if chdir:
@@ -138,15 +156,32 @@ def _boot(conn: Connection, config: dict):
                 sys.path.insert(i, extra)
         for key, value in config.get("env", {}).items():
             os.environ[key] = value
+        if config.get("hook_config"):
+            import json
+
+            from lanner.worker.hooks import WorkerHooks
+
+            hooks = WorkerHooks(config["hook_config"], json.loads(config.get("hook_settings") or "{}"), worker_id)
+            if not zygote:
+                hooks.call("post_fork", hooks.server, hooks.worker)
         app = load_app(config["app"])
+        if hooks is not None:
+            hooks.worker.app = hooks.worker.wsgi = app
+            if not zygote:
+                hooks.call("post_worker_init", hooks.worker)
+                hooks.install_signal_hooks()
     except AppLoadError as exc:
         _send_boot_error(conn, str(exc), exc.traceback)
         return None
-    except Exception as exc:  # a bug of ours or a broken configuration: still say it clearly
-        _send_boot_error(conn, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+    except Exception as exc:  # a failing hook, a bug of ours or a broken configuration: still say it clearly
+        hook_tb = getattr(exc, "traceback", None)
+        if isinstance(hook_tb, str):  # lanner.worker.hooks.HookError
+            _send_boot_error(conn, str(exc), hook_tb)
+        else:
+            _send_boot_error(conn, f"{type(exc).__name__}: {exc}", traceback.format_exc())
         return None
     conn.send_frame(P.READY, 0, 0, b"")
-    return app
+    return app, hooks
 
 
 def _send_boot_error(conn: Connection, message: str, tb: str) -> None:
@@ -163,10 +198,10 @@ def _board(config: dict):
     return Board(path, max(1, int(config.get("threads", 1)))) if path else None
 
 
-def _serve_sync(conn: Connection, app, config: dict) -> None:
+def _serve_sync(conn: Connection, app, config: dict, hooks=None) -> None:
     from lanner.worker.wsgi import WsgiHandler
 
-    handler = WsgiHandler(conn, app, config, _board(config))
+    handler = WsgiHandler(conn, app, config, _board(config), hooks)
     handle = handler.handle
     pending = conn.pending
     state = {"idle": False}
@@ -207,7 +242,7 @@ def _serve_sync(conn: Connection, app, config: dict) -> None:
         return
 
 
-def _serve_threaded(conn: Connection, app, config: dict, threads: int) -> None:
+def _serve_threaded(conn: Connection, app, config: dict, threads: int, hooks=None) -> None:
     """``--threads N``: a reader thread routes frames; N request threads run the app."""
     import queue
 
@@ -216,7 +251,7 @@ def _serve_threaded(conn: Connection, app, config: dict, threads: int) -> None:
     conn.threaded = True
     conn._wlock = threading.Lock()
     conn._cond = threading.Condition()
-    handler = WsgiHandler(conn, app, config, _board(config))
+    handler = WsgiHandler(conn, app, config, _board(config), hooks)
     jobs: queue.SimpleQueue = queue.SimpleQueue()
     stop_marker = object()
     conn.on_request = jobs.put

@@ -289,10 +289,12 @@ class Board:
 class WsgiHandler:
     """Runs one WSGI app for one worker connection."""
 
-    def __init__(self, conn: Connection, app: Callable, config: dict, board: Board | None = None) -> None:
+    def __init__(self, conn: Connection, app: Callable, config: dict, board: Board | None = None, hooks: Any = None) -> None:
         self.conn = conn
         self.app = app
         self.board = board
+        # pre_request/post_request from a gunicorn.conf.py (lanner.worker.hooks), if it defines them.
+        self.hooks = hooks if hooks is not None and (hooks.pre_request or hooks.post_request) else None
         self.worker_pid = os.getpid()
         self._local = threading.local()
         self._sync_current = 0
@@ -329,11 +331,15 @@ class WsgiHandler:
             self._sync_current = stream
         exchange = _Exchange(conn, stream)
         result = None
+        hooks = self.hooks
+        environ = None
         try:
             head_len = _u32_from(payload)[0]
             environ = _loads(payload[4 : 4 + head_len])
             environ.update(self.constants)
             environ["wsgi.input"] = Input(conn, stream, payload[4 + head_len :], req.complete)
+            if hooks is not None:
+                hooks.before(environ)
             result = self.app(environ, exchange.start_response)
             self._respond(exchange, result)
         except ClientDisconnected:
@@ -354,6 +360,8 @@ class WsgiHandler:
                         conn.send_log(stream, P.LOG_ERROR, "Error closing the response iterable:\n" + traceback.format_exc())
             self.errors.flush()
             conn.finish_stream(stream)
+            if hooks is not None and environ is not None:
+                hooks.after(environ, exchange.status, exchange.headers)
             if board is not None:
                 board.set(slot, 0)
             if not self._threaded:

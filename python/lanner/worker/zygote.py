@@ -19,7 +19,7 @@ from lanner.worker import _protocol as P
 from lanner.worker.connection import Connection, ConnectionLost
 
 
-def run_zygote(conn: Connection, app, path: str, token: str) -> None:
+def run_zygote(conn: Connection, app, path: str, token: str, hooks=None) -> None:
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
     os.set_blocking(wake_w, False)
@@ -48,7 +48,7 @@ def run_zygote(conn: Connection, app, path: str, token: str) -> None:
             conn.send_frame(P.SPAWNED, 0, 0, marshal.dumps({"worker": worker_id, "pid": 0, "error": str(exc)}))
             return
         if pid == 0:
-            _child(conn, wake_r, wake_w, me, path, token, worker_id, app)
+            _child(conn, wake_r, wake_w, me, path, token, worker_id, app, hooks)
         children.add(pid)
         conn.send_frame(P.SPAWNED, 0, 0, marshal.dumps({"worker": worker_id, "pid": pid}))
 
@@ -73,7 +73,7 @@ def run_zygote(conn: Connection, app, path: str, token: str) -> None:
         reap()
 
 
-def _child(conn: Connection, wake_r: int, wake_w: int, zygote: int, path: str, token: str, worker_id: int, app) -> None:
+def _child(conn: Connection, wake_r: int, wake_w: int, zygote: int, path: str, token: str, worker_id: int, app, hooks=None) -> None:
     """Runs in the forked worker; never returns."""
     code = 0
     try:
@@ -88,7 +88,7 @@ def _child(conn: Connection, wake_r: int, wake_w: int, zygote: int, path: str, t
             os._exit(5)
         from lanner.worker.main import run_forked
 
-        run_forked(path, token, worker_id, app)
+        run_forked(path, token, worker_id, app, hooks)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except ConnectionLost:

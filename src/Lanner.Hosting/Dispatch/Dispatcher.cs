@@ -43,6 +43,18 @@ public sealed class Dispatcher : IWorkerEvents, IDisposable
         }
     }
 
+    /// <summary>Requests waiting for a thread: in the queue or queued on busy workers.</summary>
+    public int WaitingCount
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return WaitingLocked();
+            }
+        }
+    }
+
     /// <summary>Places the request on a worker or in the queue; fails it at once when the queue is full.</summary>
     public void Dispatch(Exchange exchange)
     {

@@ -10,13 +10,23 @@ namespace Lanner.Hosting.Front;
 /// The request delegate for app requests: encodes the request (environ and the first body bytes),
 /// hands it to dispatch, and writes what comes back. One per server.
 /// </summary>
-internal sealed class AppHandler(Dispatcher dispatcher, AppResponder responder, string scriptName)
+internal sealed class AppHandler(Dispatcher dispatcher, AppResponder responder, FrontOptions options)
 {
-    public async Task HandleAsync(HttpContext context)
+    /// <summary>What the access log and the metrics want to know of an app request.</summary>
+    public readonly record struct Outcome(long BytesSent, int Pid, long QueueWaitTicks);
+
+    public async Task<Outcome> HandleAsync(HttpContext context, string? requestId)
     {
-        RequestFacts facts = EnvironWriter.FactsOf(context, scriptName);
+        RequestFacts facts = EnvironWriter.FactsOf(context, options);
         var payload = new ByteBuffer(2048);
-        EnvironWriter.Write(payload, facts, context.Request.Headers);
+        if (!EnvironWriter.Write(payload, facts, context.Request.Headers, options.LimitRequestFieldSize))
+        {
+            // A header field over --limit-request-field_size: gunicorn's 431 equivalent.
+            payload.Dispose();
+            context.Response.StatusCode = StatusCodes.Status431RequestHeaderFieldsTooLarge;
+            context.Response.Headers.Connection = "close";
+            return new Outcome(0, Environment.ProcessId, 0);
+        }
 
         bool complete = true;
         IRequestBodySource? body = null;
@@ -37,7 +47,7 @@ internal sealed class AppHandler(Dispatcher dispatcher, AppResponder responder, 
                     throw bad;
                 }
 
-                return;
+                return new Outcome(0, Environment.ProcessId, 0);
             }
 
             if (!complete)
@@ -46,7 +56,7 @@ internal sealed class AppHandler(Dispatcher dispatcher, AppResponder responder, 
             }
         }
 
-        using var exchange = new Exchange(payload, complete, body, facts.Method, facts.RawTarget);
+        using var exchange = new Exchange(payload, complete, body, facts.Method, facts.RawTarget) { RequestId = requestId };
         using CancellationTokenRegistration registration = context.RequestAborted.UnsafeRegister(
             static state =>
             {
@@ -55,6 +65,7 @@ internal sealed class AppHandler(Dispatcher dispatcher, AppResponder responder, 
             },
             (dispatcher, exchange));
         dispatcher.Dispatch(exchange);
-        await responder.WriteAsync(context, exchange, () => dispatcher.Abort(exchange)).ConfigureAwait(false);
+        long sent = await responder.WriteAsync(context, exchange, () => dispatcher.Abort(exchange)).ConfigureAwait(false);
+        return new Outcome(sent, exchange.Worker?.Pid ?? Environment.ProcessId, exchange.QueueWaitTicks);
     }
 }

@@ -13,12 +13,12 @@ namespace Lanner.Hosting.Front;
 /// and headers, writes the body as it arrives (flushing each streamed chunk), sends files the
 /// worker handed over, and answers 500/502/503/504 for failures. One per server; stateless.
 /// </summary>
-internal sealed class AppResponder(ILogger logger)
+internal sealed class AppResponder(ILogger logger, Action<string>? onFailure = null)
 {
     private static readonly byte[] Page500 = FailureMap.Page(500);
 
-    /// <summary>Consumes every event of the exchange, up to its terminal one.</summary>
-    public async Task WriteAsync(HttpContext context, Exchange exchange, Action onClientGone)
+    /// <summary>Consumes every event of the exchange, up to its terminal one; returns the body bytes sent.</summary>
+    public async Task<long> WriteAsync(HttpContext context, Exchange exchange, Action onClientGone)
     {
         var state = new ResponseState();
         while (true)
@@ -51,7 +51,7 @@ internal sealed class AppResponder(ILogger logger)
 
             if (done)
             {
-                return;
+                return state.Written;
             }
         }
     }
@@ -67,7 +67,7 @@ internal sealed class AppResponder(ILogger logger)
                 Payloads.SplitHead(ev.Span, out ReadOnlySpan<byte> head, out ReadOnlySpan<byte> body);
                 if (!ApplyHead(context, exchange, head, state))
                 {
-                    await WriteAppFailureAsync(context).ConfigureAwait(false);
+                    state.Written = await WriteAppFailureAsync(context).ConfigureAwait(false);
                     state.Discarding = true;
                     return ev.End;
                 }
@@ -96,13 +96,13 @@ internal sealed class AppResponder(ILogger logger)
                 }
                 else
                 {
-                    await WriteAppFailureAsync(context).ConfigureAwait(false);
+                    state.Written = await WriteAppFailureAsync(context).ConfigureAwait(false);
                 }
 
                 return true;
 
             case ResponseEventKind.Failed:
-                await WriteFailureAsync(context, exchange, ev).ConfigureAwait(false);
+                state.Written = await WriteFailureAsync(context, exchange, ev).ConfigureAwait(false);
                 return true;
 
             default:
@@ -247,7 +247,7 @@ internal sealed class AppResponder(ILogger logger)
             exchange.Worker?.AckFile(exchange, opened: true);
             if (!ApplyHead(context, exchange, head, state))
             {
-                await WriteAppFailureAsync(context).ConfigureAwait(false);
+                state.Written = await WriteAppFailureAsync(context).ConfigureAwait(false);
                 return true;
             }
 
@@ -281,6 +281,7 @@ internal sealed class AppResponder(ILogger logger)
                 writer.Advance(read);
                 offset += read;
                 count -= read;
+                state.Written += read;
                 FlushResult flushed = await writer.FlushAsync(context.RequestAborted).ConfigureAwait(false);
                 if (flushed.IsCanceled || flushed.IsCompleted)
                 {
@@ -299,13 +300,13 @@ internal sealed class AppResponder(ILogger logger)
         return false;
     }
 
-    private static async Task WriteAppFailureAsync(HttpContext context)
+    private static async Task<long> WriteAppFailureAsync(HttpContext context)
     {
         HttpResponse response = context.Response;
         if (response.HasStarted)
         {
             context.Abort();
-            return;
+            return 0;
         }
 
         response.Clear();
@@ -313,22 +314,24 @@ internal sealed class AppResponder(ILogger logger)
         response.ContentType = "text/html; charset=utf-8";
         response.ContentLength = Page500.Length;
         await response.Body.WriteAsync(Page500).ConfigureAwait(false);
+        return Page500.Length;
     }
 
-    private async Task WriteFailureAsync(HttpContext context, Exchange exchange, ResponseEvent ev)
+    private async Task<long> WriteFailureAsync(HttpContext context, Exchange exchange, ResponseEvent ev)
     {
         FailureMap.Entry entry = FailureMap.Of(ev.Failure);
         HttpResponse response = context.Response;
+        onFailure?.Invoke(entry.Label);
         if (exchange.ClientAborted)
         {
-            return;
+            return 0;
         }
 
         if (response.HasStarted)
         {
             FrontLog.FailedAfterStart(logger, exchange.RequestLine, ev.Text ?? entry.Label);
             context.Abort();
-            return;
+            return 0;
         }
 
         FrontLog.Failed(logger, entry.Level, exchange.RequestLine, entry.Status, entry.Label, ev.Text is null ? "" : ": " + ev.Text);
@@ -343,6 +346,7 @@ internal sealed class AppResponder(ILogger logger)
         }
 
         await response.Body.WriteAsync(page).ConfigureAwait(false);
+        return page.Length;
     }
 
     private static bool IsClientGone(Exception ex) =>

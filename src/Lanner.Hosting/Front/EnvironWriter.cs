@@ -50,8 +50,11 @@ internal static class EnvironWriter
     private static readonly byte[] KeyContentLength = Key("CONTENT_LENGTH");
     private static readonly byte[] KeyScriptName = Key("SCRIPT_NAME");
 
-    /// <summary>Writes the u32 head length and the environ dict; the caller appends inline body bytes.</summary>
-    public static void Write(ByteBuffer buffer, in RequestFacts facts, IHeaderDictionary headers)
+    /// <summary>
+    /// Writes the u32 head length and the environ dict; the caller appends inline body bytes.
+    /// False when a header field is longer than <paramref name="fieldLimit"/> (0: no limit).
+    /// </summary>
+    public static bool Write(ByteBuffer buffer, in RequestFacts facts, IHeaderDictionary headers, int fieldLimit = 0)
     {
         int lengthAt = buffer.Reserve(4);
         int start = buffer.Length;
@@ -101,21 +104,21 @@ internal static class EnvironWriter
                 continue;
             }
 
-            buffer.Write(HeaderKey(name));
             var values = header.Value;
-            if (values.Count == 1)
+            string value = values.Count == 1 ? values[0] ?? ""
+                : string.Join(string.Equals(name, "Cookie", StringComparison.OrdinalIgnoreCase) ? "; " : ", ", values.ToArray());
+            if (fieldLimit > 0 && name.Length + 2 + value.Length > fieldLimit)
             {
-                MarshalWriter.Latin1String(buffer, values[0] ?? "");
+                return false;
             }
-            else
-            {
-                string separator = string.Equals(name, "Cookie", StringComparison.OrdinalIgnoreCase) ? "; " : ", ";
-                MarshalWriter.Latin1String(buffer, string.Join(separator, values.ToArray()));
-            }
+
+            buffer.Write(HeaderKey(name));
+            MarshalWriter.Latin1String(buffer, value);
         }
 
         MarshalWriter.DictEnd(buffer);
         System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(buffer.Patch(lengthAt, 4), buffer.Length - start);
+        return true;
     }
 
     /// <summary>Splits a request-target into its path and raw query (origin, absolute and asterisk forms).</summary>
@@ -186,6 +189,14 @@ internal static class EnvironWriter
         {
             System.Buffers.ArrayPool<byte>.Shared.Return(rented);
         }
+    }
+
+    /// <summary>PATH_INFO as a string: the percent-decoded raw path read as latin-1 (for the access log).</summary>
+    internal static string DecodePath(ReadOnlySpan<char> path, string scriptName)
+    {
+        using var buffer = new ByteBuffer(path.Length + 8);
+        WritePathInfo(buffer, path, scriptName);
+        return (string)Lanner.Protocol.Marshal.MarshalReader.Decode(buffer.WrittenSpan)!;
     }
 
     private static void SplitHost(in RequestFacts facts, out string name, out string port)
@@ -272,8 +283,9 @@ internal static class EnvironWriter
     private static int HexValue(char c) => c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
 
     /// <summary>Collects the facts from Kestrel's request.</summary>
-    public static RequestFacts FactsOf(HttpContext context, string scriptName)
+    public static RequestFacts FactsOf(HttpContext context, FrontOptions options)
     {
+        string scriptName = options.ScriptName;
         HttpRequest request = context.Request;
         ConnectionInfo connection = context.Connection;
         string rawTarget = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? request.Path.Value ?? "/";
@@ -298,6 +310,20 @@ internal static class EnvironWriter
         }
 
         string? host = request.Headers.Host.Count > 0 ? request.Headers.Host[0] : null;
-        return new RequestFacts(request.Method, rawTarget, request.Protocol, request.Scheme, host, localName, localPort, remoteAddr, remotePort, scriptName);
+        string scheme = request.Scheme;
+        if (options.SecureSchemeHeaders.Count > 0 && options.TrustsForwarding(connection.RemoteIpAddress))
+        {
+            // From a trusted front end, gunicorn's secure_scheme_headers decide the scheme.
+            foreach ((string name, string expected) in options.SecureSchemeHeaders)
+            {
+                if (request.Headers.TryGetValue(name, out var given) && string.Equals(given.ToString(), expected, StringComparison.OrdinalIgnoreCase))
+                {
+                    scheme = "https";
+                    break;
+                }
+            }
+        }
+
+        return new RequestFacts(request.Method, rawTarget, request.Protocol, scheme, host, localName, localPort, remoteAddr, remotePort, scriptName);
     }
 }

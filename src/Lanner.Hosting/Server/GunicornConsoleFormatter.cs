@@ -31,20 +31,26 @@ internal sealed class GunicornConsoleFormatter : ConsoleFormatter
             message = message + Environment.NewLine + logEntry.Exception;
         }
 
-        int pid = MasterPid;
+        int pid = PidFor(logEntry.EventId, logEntry.State);
+        textWriter.Write(Format(Clock.GetLocalNow(), pid, logEntry.LogLevel, message, Colored));
+    }
+
+    /// <summary>The pid a line carries: the worker's for the lines gunicorn writes from the worker itself.</summary>
+    internal static int PidFor<TState>(EventId eventId, TState state)
+    {
         // gunicorn's "Booting worker with pid: N" and "Worker exiting (pid: N)" are written by the worker itself.
-        if (logEntry.EventId.Id is 1000 or 1004 && logEntry.State is IReadOnlyList<KeyValuePair<string, object?>> fields)
+        if (eventId.Id is 1000 or 1004 && state is IReadOnlyList<KeyValuePair<string, object?>> fields)
         {
             foreach (var field in fields)
             {
                 if (field.Key == "Pid" && field.Value is int workerPid)
                 {
-                    pid = workerPid;
+                    return workerPid;
                 }
             }
         }
 
-        textWriter.Write(Format(Clock.GetLocalNow(), pid, logEntry.LogLevel, message, Colored));
+        return MasterPid;
     }
 
     /// <summary>Colour on a terminal; plain text in a pipe or a file (or with NO_COLOR set).</summary>

@@ -1,9 +1,12 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using System.Security.Cryptography.X509Certificates;
 using System.Threading.Channels;
 using Lanner.Hosting.Dispatch;
+using Lanner.Hosting.Control;
 using Lanner.Hosting.Front;
+using Lanner.Hosting.Front.Logs;
 using Lanner.Hosting.Front.Static;
 using Lanner.Protocol;
 using Lanner.Settings;
@@ -12,12 +15,10 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Console;
 
 namespace Lanner.Hosting.Server;
 
@@ -37,8 +38,11 @@ public static class ExitCodes
 /// and the shutdown order: stop accepting, drain requests (workers keep serving), stop workers,
 /// dispose.
 /// </summary>
-public static class LannerServer
+public static partial class LannerServer
 {
+    /// <summary>SIGUSR1, which .NET has no name for: reopen the log files (after logrotate).</summary>
+    private const PosixSignal SIGUSR1 = (PosixSignal)10;
+
     /// <summary>Runs the server until a terminating signal; returns the exit code.</summary>
     /// <param name="options">The configuration to start with.</param>
     /// <param name="reload">Reads the configuration again (HUP); returns an error message instead when it is invalid.</param>
@@ -46,7 +50,7 @@ public static class LannerServer
     {
         var signals = Channel.CreateUnbounded<ServerEvent>();
         var registrations = new List<PosixSignalRegistration>();
-        foreach (PosixSignal signal in new[] { PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGQUIT, PosixSignal.SIGHUP, PosixSignal.SIGTTIN, PosixSignal.SIGTTOU })
+        foreach (PosixSignal signal in new[] { PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGQUIT, PosixSignal.SIGHUP, PosixSignal.SIGTTIN, PosixSignal.SIGTTOU, SIGUSR1 })
         {
             registrations.Add(PosixSignalRegistration.Create(signal, context =>
             {
@@ -70,57 +74,133 @@ public static class LannerServer
 
     private static async Task<int> RunAsync(ServerOptions options, Func<(ServerOptions?, string?)>? reload, Channel<ServerEvent> events)
     {
-        ChannelReader<ServerEvent> signals = events.Reader;
+        // Files and certificates are opened first: a typo in a path is one clear line and exit 1.
+        LineWriter errorWriter;
+        X509Certificate2? certificate;
+        try
+        {
+            errorWriter = new LineWriter(options.Logs.ErrorLog == "-" ? "stderr" : options.Logs.ErrorLog);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"Error: cannot open the error log {options.Logs.ErrorLog}: {ex.Message}");
+            return ExitCodes.Error;
+        }
+
+        var errorLog = new LineLoggerProvider(errorWriter, options.Logs.ErrorLog == "-" && GunicornConsoleFormatter.Colored);
+        try
+        {
+            certificate = LoadCertificate(options.Listen);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or ArgumentException)
+        {
+            errorWriter.Write($"Error: cannot load the TLS certificate {options.Listen.CertFile} with key {options.Listen.KeyFile}: {ex.Message}");
+            errorLog.Dispose();
+            return ExitCodes.Error;
+        }
+
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
-        ConfigureLogging(builder.Logging);
+        ConfigureLogging(builder.Logging, errorLog, options.Logs.Level);
         builder.Services.AddSingleton<IHostLifetime, ManualLifetime>();
-        builder.WebHost.ConfigureKestrel(kestrel => ConfigureKestrel(kestrel, options.Binds));
+        builder.WebHost.ConfigureKestrel(kestrel => ConfigureKestrel(kestrel, options.Binds, options.Listen, certificate));
         // Requests run on the socket threads that read them, without a hop to the thread pool
         // (see docs/decisions/0002-inline-io.md).
-        builder.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = true);
+        builder.WebHost.UseSockets(o =>
+        {
+            o.UnsafePreferInlineScheduling = true;
+            o.Backlog = options.Listen.Backlog;
+        });
 
         await using WebApplication app = builder.Build();
         ILoggerFactory loggers = app.Services.GetRequiredService<ILoggerFactory>();
         ILogger log = loggers.CreateLogger("lanner");
-        ILogger poolLog = loggers.CreateLogger("lanner.workers");
-        ILogger frontLog = loggers.CreateLogger("lanner.front");
-
-        using var dispatcher = new Dispatcher(options.Dispatch, TimeProvider.System);
-        await using var pool = new WorkerPool(options.Pool, dispatcher, TimeProvider.System, poolLog);
-        var handler = new AppHandler(dispatcher, new AppResponder(frontLog), options.ScriptName);
-        StaticFileHandler statics = MountStatic(options.Static, log);
-        app.Run(context =>
-        {
-            if (statics.HasMounts)
-            {
-                string rawPath = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? context.Request.Path.Value ?? "/";
-                if (statics.Match(rawPath) is { } mount)
-                {
-                    return statics.ServeAsync(context, mount, rawPath);
-                }
-            }
-
-            return handler.HandleAsync(context);
-        });
-
         ServerLog.Starting(log, options.Version);
+
+        AccessLogger? accessLog;
         try
         {
-            await app.StartAsync().ConfigureAwait(false);
+            accessLog = options.Logs.AccessLog is { } path ? new AccessLogger(new LineWriter(path), options.Logs.AccessLogFormat) : null;
         }
-        catch (IOException ex) when (ex.InnerException is SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse } || ex.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            ServerLog.ConnectionInUse(log, string.Join(",", options.Binds));
+            ServerLog.LogFileFailed(log, "access", options.Logs.AccessLog!, ex.Message);
             return ExitCodes.Error;
         }
-        catch (Exception ex) when (ex is IOException or SocketException or UnauthorizedAccessException)
+
+        await using AccessLogger? accessLogScope = accessLog;
+        using var dispatcher = new Dispatcher(options.Dispatch, TimeProvider.System);
+        await using var pool = new WorkerPool(options.Pool, dispatcher, TimeProvider.System, loggers.CreateLogger("lanner.workers"));
+        Telemetry? telemetry = options.ControlBind is null ? null : new Telemetry(() => pool.Workers, pool, dispatcher);
+        var responder = new AppResponder(loggers.CreateLogger("lanner.front"), telemetry is null ? null : telemetry.Failure);
+        var front = new FrontDoor(new AppHandler(dispatcher, responder, options.Front), MountStatic(options.Static, log), options.Front, accessLog, telemetry);
+        app.Run(front.HandleAsync);
+
+        // gunicorn's on_starting runs before the sockets are bound; a failure there stops the start.
+        MasterHooks? hooks = null;
+        if (options.Hooks is { } hookOptions && hookOptions.MasterHooks.Any())
         {
-            ServerLog.CannotListen(log, string.Join(",", options.Binds), ex.Message);
-            return ExitCodes.Error;
+            (hooks, string? error) = await MasterHooks.StartAsync(hookOptions, options.Pool, log).ConfigureAwait(false);
+            if (hooks is null || await hooks.CallAsync("on_starting", pool.Target).ConfigureAwait(false) is not null)
+            {
+                if (error is not null)
+                {
+                    ServerLog.HookFailed(log, error);
+                }
+
+                if (hooks is not null)
+                {
+                    await hooks.DisposeAsync().ConfigureAwait(false);
+                }
+
+                return ExitCodes.Error;
+            }
+
+            pool.Spawning += worker => hooks.Post("pre_fork", pool.Target, MasterHooks.WorkerFields(worker));
+            pool.Exited += worker => hooks.Post("child_exit", pool.Target, MasterHooks.WorkerFields(worker));
+        }
+
+        await using var hooksScope = new AsyncScope(async () =>
+        {
+            if (hooks is not null)
+            {
+                using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                await hooks.CallAsync("on_exit", pool.Target).WaitAsync(limit.Token).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+                await hooks.DisposeAsync().ConfigureAwait(false);
+            }
+        });
+
+        if (await ListenAsync(app, options, log).ConfigureAwait(false) is int failed)
+        {
+            return failed;
         }
 
         ServerLog.Listening(log, string.Join(",", ListeningAddresses(app)), Environment.ProcessId);
         ServerLog.UsingWorker(log, options.Pool.Threads > 1 ? "gthread" : "sync");
+        await using ControlServer? control = options.ControlBind is { } controlBind ? new ControlServer(controlBind, telemetry!, pool, dispatcher) : null;
+        if (control is not null)
+        {
+            try
+            {
+                ServerLog.ControlListening(log, await control.StartAsync().ConfigureAwait(false));
+            }
+            catch (Exception ex) when (ex is IOException or SocketException or UnauthorizedAccessException)
+            {
+                ServerLog.CannotListen(log, options.ControlBind!.ToString(), ex.Message);
+                return ExitCodes.Error;
+            }
+        }
+
+        using var pidFile = options.PidFile is null ? null : PidFile.TryCreate(options.PidFile, log);
+        if (options.PidFile is not null && pidFile is null)
+        {
+            return ExitCodes.Error;
+        }
+
+        if (hooks is not null)
+        {
+            await hooks.CallAsync("when_ready", pool.Target).ConfigureAwait(false);
+        }
+
         pool.Start();
 
         using SourceWatcher? watcher = options.WatchDirectory is null ? null
@@ -131,6 +211,7 @@ public static class LannerServer
             ServerLog.Watching(log, options.WatchDirectory!);
         }
 
+        ChannelReader<ServerEvent> signals = events.Reader;
         Task<ServerEvent> nextSignal = signals.ReadAsync().AsTask();
         if (await Task.WhenAny(pool.FirstBoot, nextSignal).ConfigureAwait(false) == pool.FirstBoot && !pool.FirstBoot.Result.Succeeded)
         {
@@ -159,9 +240,15 @@ public static class LannerServer
 
             PosixSignal signal = next.Signal!.Value;
             ServerLog.HandlingSignal(log, SignalName(signal));
+            int workersBefore = pool.Target;
             switch (signal)
             {
                 case PosixSignal.SIGHUP:
+                    if (hooks is not null)
+                    {
+                        await hooks.CallAsync("on_reload", pool.Target).ConfigureAwait(false);
+                    }
+
                     current = Reload(current, reload, pool, log);
                     break;
                 case PosixSignal.SIGTTIN:
@@ -169,6 +256,11 @@ public static class LannerServer
                     break;
                 case PosixSignal.SIGTTOU:
                     pool.ChangeTarget(-1);
+                    break;
+                case SIGUSR1:
+                    ServerLog.ReopeningLogs(log);
+                    errorLog.Reopen();
+                    accessLog?.Reopen();
                     break;
                 case PosixSignal.SIGQUIT:
                     // Fast: drop everything now.
@@ -184,6 +276,8 @@ public static class LannerServer
                     return ExitCodes.Ok;
                 default:
                     // TERM, INT: stop accepting and let every accepted request finish; the workers keep serving.
+                    // /readyz says 503 from now on, so a load balancer stops sending.
+                    control?.Draining = true;
                     using (var grace = new CancellationTokenSource(current.GracefulTimeout))
                     {
                         await app.StopAsync(grace.Token).ConfigureAwait(false);
@@ -194,7 +288,55 @@ public static class LannerServer
                     ServerLog.ShuttingDown(log);
                     return ExitCodes.Ok;
             }
+
+            if (hooks is not null && pool.Target != workersBefore)
+            {
+                hooks.Post("nworkers_changed", pool.Target, c =>
+                {
+                    c["new"] = pool.Target;
+                    c["old"] = workersBefore;
+                });
+            }
         }
+    }
+
+    /// <summary>Binds the listeners (with --umask in force for Unix sockets); returns the exit code when it cannot.</summary>
+    private static async Task<int?> ListenAsync(WebApplication app, ServerOptions options, ILogger log)
+    {
+        bool unix = options.Binds.Any(b => b.IsUnix);
+        uint previousMask = unix ? NativeMethods.umask((uint)options.Listen.Umask) : 0;
+        try
+        {
+            await app.StartAsync().ConfigureAwait(false);
+            return null;
+        }
+        catch (IOException ex) when (ex.InnerException is SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse } || ex.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+        {
+            ServerLog.ConnectionInUse(log, string.Join(",", options.Binds));
+            return ExitCodes.Error;
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or UnauthorizedAccessException)
+        {
+            ServerLog.CannotListen(log, string.Join(",", options.Binds), ex.Message);
+            return ExitCodes.Error;
+        }
+        finally
+        {
+            if (unix)
+            {
+                NativeMethods.umask(previousMask);
+            }
+        }
+    }
+
+    private static X509Certificate2? LoadCertificate(ListenOptions listen)
+    {
+        if (listen.CertFile is null)
+        {
+            return null;
+        }
+
+        return X509Certificate2.CreateFromPemFile(listen.CertFile, listen.KeyFile ?? listen.CertFile);
     }
 
     private static ServerOptions Reload(ServerOptions current, Func<(ServerOptions?, string?)>? reload, WorkerPool pool, ILogger log)
@@ -229,6 +371,7 @@ public static class LannerServer
         PosixSignal.SIGTERM => "term",
         PosixSignal.SIGTTIN => "ttin",
         PosixSignal.SIGTTOU => "ttou",
+        SIGUSR1 => "usr1",
         _ => signal.ToString().ToLowerInvariant(),
     };
 
@@ -250,31 +393,44 @@ public static class LannerServer
         return new StaticFileHandler(mounts, TimeProvider.System);
     }
 
-    private static void ConfigureLogging(ILoggingBuilder logging)
+    private static void ConfigureLogging(ILoggingBuilder logging, LineLoggerProvider errorLog, string level)
     {
         logging.ClearProviders();
-        logging.AddConsole(o =>
+        logging.AddProvider(errorLog);
+        logging.SetMinimumLevel(level switch
         {
-            o.FormatterName = GunicornConsoleFormatter.FormatterName;
-            o.LogToStandardErrorThreshold = LogLevel.Trace;
+            "debug" => LogLevel.Debug,
+            "warning" => LogLevel.Warning,
+            "error" => LogLevel.Error,
+            "critical" => LogLevel.Critical,
+            _ => LogLevel.Information,
         });
-        logging.AddConsoleFormatter<GunicornConsoleFormatter, ConsoleFormatterOptions>();
-        logging.SetMinimumLevel(LogLevel.Information);
         logging.AddFilter("Microsoft", LogLevel.Warning);
         logging.AddFilter("Microsoft.AspNetCore.Server.Kestrel", LogLevel.Error);
         // Lanner writes its own request logs; ASP.NET's would start an Activity and a scope per request.
         logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
     }
 
-    private static void ConfigureKestrel(KestrelServerOptions kestrel, IReadOnlyList<BindAddress> binds)
+    private static void ConfigureKestrel(KestrelServerOptions kestrel, IReadOnlyList<BindAddress> binds, ListenOptions listen, X509Certificate2? certificate)
     {
         kestrel.AddServerHeader = false;
         kestrel.AllowSynchronousIO = false;
         // Like gunicorn: no limit on body size by default (the app decides what it accepts).
         kestrel.Limits.MaxRequestBodySize = null;
+        kestrel.Limits.KeepAliveTimeout = listen.KeepAlive;
+        // gunicorn counts the request line without its CRLF, Kestrel with it; 0 is gunicorn's ceiling.
+        kestrel.Limits.MaxRequestLineSize = (listen.LimitRequestLine == 0 ? 8190 : listen.LimitRequestLine) + 2;
+        kestrel.Limits.MaxRequestHeaderCount = listen.LimitRequestFields == 0 ? 32768 : listen.LimitRequestFields;
+        // Each field is checked against --limit-request-field_size on the way to the app; the total only guards memory.
+        kestrel.Limits.MaxRequestHeadersTotalSize = 1024 * 1024;
         // WSGI native strings: header bytes read and written as latin-1, one char per byte.
         kestrel.RequestHeaderEncodingSelector = _ => System.Text.Encoding.Latin1;
         kestrel.ResponseHeaderEncodingSelector = _ => System.Text.Encoding.Latin1;
+        Action<Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions> tls = certificate is null ? _ => { } : o =>
+        {
+            o.Protocols = HttpProtocols.Http1AndHttp2;
+            o.UseHttps(certificate);
+        };
         foreach (BindAddress bind in binds)
         {
             if (bind.IsUnix)
@@ -284,7 +440,7 @@ public static class LannerServer
                     File.Delete(bind.UnixPath!); // a stale socket from an earlier run, as gunicorn does
                 }
 
-                kestrel.ListenUnixSocket(bind.UnixPath!);
+                kestrel.ListenUnixSocket(bind.UnixPath!, tls);
                 continue;
             }
 
@@ -292,7 +448,7 @@ public static class LannerServer
                 ? parsed
                 : Dns.GetHostAddresses(bind.Host!).FirstOrDefault()
                   ?? throw new IOException($"cannot resolve '{bind.Host}'");
-            kestrel.Listen(address, bind.Port);
+            kestrel.Listen(address, bind.Port, tls);
         }
     }
 
@@ -305,6 +461,18 @@ public static class LannerServer
         {
             yield return address.StartsWith("http://unix:", StringComparison.Ordinal) ? address["http://".Length..] : address;
         }
+    }
+
+    /// <summary>Runs an action when disposed: cleanup that must happen on every way out.</summary>
+    private sealed class AsyncScope(Func<Task> onDispose) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync() => await onDispose().ConfigureAwait(false);
+    }
+
+    private static partial class NativeMethods
+    {
+        [LibraryImport("libc", SetLastError = false)]
+        internal static partial uint umask(uint mask);
     }
 
     /// <summary>The master handles signals itself (see <see cref="RunAsync"/>), not the generic host.</summary>

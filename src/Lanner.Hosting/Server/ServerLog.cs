@@ -46,4 +46,19 @@ internal static partial class ServerLog
 
     [LoggerMessage(3009, LogLevel.Warning, "Static files for {Prefix}: the directory {Directory} does not exist; those URLs answer 404")]
     public static partial void StaticDirectoryMissing(ILogger logger, string prefix, string directory);
+
+    [LoggerMessage(3014, LogLevel.Error, "Server hook: {Problem}")]
+    public static partial void HookFailed(ILogger logger, string problem);
+
+    [LoggerMessage(3015, LogLevel.Error, "Cannot write the pid file {Path}: {Problem}")]
+    public static partial void PidFileFailed(ILogger logger, string path, string problem);
+
+    [LoggerMessage(3016, LogLevel.Information, "Control endpoints (/metrics, /livez, /readyz, /status) at: {Addresses}")]
+    public static partial void ControlListening(ILogger logger, string addresses);
+
+    [LoggerMessage(3017, LogLevel.Information, "Reopening log files")]
+    public static partial void ReopeningLogs(ILogger logger);
+
+    [LoggerMessage(3018, LogLevel.Error, "Cannot open the {Which} log {Path}: {Problem}")]
+    public static partial void LogFileFailed(ILogger logger, string which, string path, string problem);
 }

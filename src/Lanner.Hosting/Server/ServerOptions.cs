@@ -1,4 +1,5 @@
 using Lanner.Hosting.Dispatch;
+using Lanner.Hosting.Front;
 using Lanner.Settings;
 using Lanner.Workers;
 
@@ -68,8 +69,6 @@ public sealed record ServerOptions
     /// <summary>How long a graceful shutdown waits for requests to finish (gunicorn's --graceful-timeout, 30 s).</summary>
     public TimeSpan GracefulTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
-    public string ScriptName { get; init; } = "";
-
     public IReadOnlyList<StaticMapping> Static { get; init; } = [];
 
     public string Version { get; init; } = "0.0.0";
@@ -78,6 +77,22 @@ public sealed record ServerOptions
     public string? WatchDirectory { get; init; }
 
     public IReadOnlyList<string> WatchExtraFiles { get; init; } = [];
+
+    /// <summary>What the request path needs: SCRIPT_NAME, header limits, trusted proxies.</summary>
+    public FrontOptions Front { get; init; } = new();
+
+    public ListenOptions Listen { get; init; } = new();
+
+    public LogOptions Logs { get; init; } = new();
+
+    /// <summary>--control-bind: where /metrics, /livez, /readyz and /status are served; null: nowhere.</summary>
+    public BindAddress? ControlBind { get; init; }
+
+    /// <summary>--pid: the file the master's pid is written to.</summary>
+    public string? PidFile { get; init; }
+
+    /// <summary>The gunicorn.conf.py whose master-side hooks run (in a helper Python process), and which of them it defines.</summary>
+    public HookOptions? Hooks { get; init; }
 
     /// <summary>
     /// Turns the settings into options. With no APP_MODULE, a Django project's manage.py in the
@@ -93,10 +108,30 @@ public sealed record ServerOptions
         }
 
         string scriptName = (Environment.GetEnvironmentVariable("SCRIPT_NAME") ?? "").TrimEnd('/');
+        foreach (string pair in settings.Get(SettingsTable.RawEnv))
+        {
+            int eq = pair.IndexOf('=', StringComparison.Ordinal);
+            if (pair[..eq] == "SCRIPT_NAME")
+            {
+                scriptName = pair[(eq + 1)..].TrimEnd('/'); // gunicorn reads SCRIPT_NAME from --env too
+            }
+        }
+
         string chdir = settings.Get(SettingsTable.Chdir);
         string directory = chdir.Length == 0 ? Directory.GetCurrentDirectory() : chdir;
         string? app = settings.AppModule;
         var environment = new Dictionary<string, string>();
+        foreach (string pair in settings.Get(SettingsTable.RawEnv))
+        {
+            int eq = pair.IndexOf('=', StringComparison.Ordinal);
+            environment[pair[..eq]] = pair[(eq + 1)..];
+        }
+
+        string config = settings.Get(SettingsTable.Config);
+        string[] hooks = [.. SettingsTable.Hooks.Where(h => settings.Get(h)).Select(h => h.Name)];
+        HookOptions? hookOptions = hooks.Length > 0 && config.EndsWith(".py", StringComparison.Ordinal)
+            ? new HookOptions(config, hooks, HookOptions.SettingsAsJson(settings))
+            : null;
         IReadOnlyList<StaticMapping> statics = settings.Get(SettingsTable.Static);
         if (string.IsNullOrEmpty(app))
         {
@@ -148,6 +183,8 @@ public sealed record ServerOptions
                 MaxMemoryBytes = settings.Get(SettingsTable.MaxWorkerMemory) * 1024L * 1024L,
                 CaptureOutput = settings.Get(SettingsTable.CaptureOutput),
                 Preload = settings.Get(SettingsTable.Preload),
+                HookConfig = hookOptions is not null && hooks.Any(HookOptions.WorkerHooks.Contains) ? config : null,
+                HookSettings = hookOptions?.SettingsJson ?? "{}",
             },
             Dispatch = new DispatchOptions
             {
@@ -155,12 +192,46 @@ public sealed record ServerOptions
                 QueueTimeout = settings.Get(SettingsTable.QueueTimeout),
             },
             GracefulTimeout = settings.Get(SettingsTable.GracefulTimeout),
-            ScriptName = scriptName,
             Static = statics,
             WatchDirectory = settings.Get(SettingsTable.Reload) ? directory : null,
             WatchExtraFiles = settings.Get(SettingsTable.ReloadExtraFile),
             Version = launch.Version,
+            Front = new FrontOptions
+            {
+                ScriptName = scriptName,
+                LimitRequestFieldSize = settings.Get(SettingsTable.LimitRequestFieldSize),
+                ForwardedAllowIps = settings.Get(SettingsTable.ForwardedAllowIps),
+                SecureSchemeHeaders = [.. settings.Get(SettingsTable.SecureSchemeHeaders).Select(SplitPair)],
+            },
+            Listen = new ListenOptions
+            {
+                Backlog = settings.Get(SettingsTable.Backlog),
+                KeepAlive = settings.Get(SettingsTable.KeepAlive),
+                LimitRequestLine = settings.Get(SettingsTable.LimitRequestLine),
+                LimitRequestFields = settings.Get(SettingsTable.LimitRequestFields),
+                CertFile = NullIfEmpty(settings.Get(SettingsTable.CertFile)),
+                KeyFile = NullIfEmpty(settings.Get(SettingsTable.KeyFile)),
+                Umask = settings.Get(SettingsTable.Umask),
+            },
+            Logs = new LogOptions
+            {
+                AccessLog = NullIfEmpty(settings.Get(SettingsTable.AccessLog)),
+                AccessLogFormat = settings.Get(SettingsTable.AccessLogFormat),
+                ErrorLog = settings.Get(SettingsTable.ErrorLog),
+                Level = settings.Get(SettingsTable.LogLevel),
+            },
+            ControlBind = settings.Get(SettingsTable.ControlBind) is { Length: > 0 } control ? BindAddress.Parse(control) : null,
+            PidFile = NullIfEmpty(settings.Get(SettingsTable.PidFile)),
+            Hooks = hookOptions,
         };
+    }
+
+    private static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
+
+    private static (string Header, string Value) SplitPair(string pair)
+    {
+        int eq = pair.IndexOf('=', StringComparison.Ordinal);
+        return (pair[..eq], pair[(eq + 1)..]);
     }
 
     private static IEnumerable<StaticMapping> StaticArguments(IReadOnlyList<string> arguments)
@@ -173,6 +244,79 @@ public sealed record ServerOptions
             }
         }
     }
+}
+
+/// <summary>How Kestrel listens: socket, HTTP limits and TLS.</summary>
+public sealed record ListenOptions
+{
+    public int Backlog { get; init; } = 2048;
+
+    /// <summary>How long an idle keep-alive connection is kept (gunicorn's --keep-alive).</summary>
+    public TimeSpan KeepAlive { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Longest request line in bytes, 0 for Kestrel's largest (--limit-request-line).</summary>
+    public int LimitRequestLine { get; init; } = 4094;
+
+    /// <summary>Most header fields, 0 for no limit beyond Kestrel's own (--limit-request-fields).</summary>
+    public int LimitRequestFields { get; init; } = 100;
+
+    public string? CertFile { get; init; }
+
+    public string? KeyFile { get; init; }
+
+    public int Umask { get; init; }
+}
+
+/// <summary>Where the access and error logs go, and in what shape.</summary>
+public sealed record LogOptions
+{
+    /// <summary>--access-logfile: a path, "-" for stdout, or null for no access log.</summary>
+    public string? AccessLog { get; init; }
+
+    public string AccessLogFormat { get; init; } = SettingsTable.GunicornAccessLogFormat;
+
+    /// <summary>--error-logfile: a path or "-" for stderr.</summary>
+    public string ErrorLog { get; init; } = "-";
+
+    /// <summary>debug, info, warning, error or critical.</summary>
+    public string Level { get; init; } = "info";
+}
+
+/// <summary>A gunicorn.conf.py that defines server hooks.</summary>
+public sealed record HookOptions(string ConfigFile, IReadOnlyList<string> Defined, string SettingsJson)
+{
+    /// <summary>The effective settings as the hooks see them in <c>server.cfg</c>: gunicorn's names, plain JSON values.</summary>
+    public static string SettingsAsJson(EffectiveSettings settings)
+    {
+        var values = new Dictionary<string, object?>(StringComparer.Ordinal);
+        foreach (Setting setting in SettingsTable.All)
+        {
+            if (setting.Section == SettingsTable.HooksSection || setting.Support != Support.Supported)
+            {
+                continue;
+            }
+
+            object value = settings.GetValue(setting);
+            values[setting.Name] = value switch
+            {
+                int or bool or string => value,
+                TimeSpan t => t.TotalSeconds,
+                IReadOnlyList<string> list => list,
+                IReadOnlyList<BindAddress> binds => binds.Select(b => b.ToString()).ToList(),
+                _ => setting.Format(value),
+            };
+        }
+
+        return System.Text.Json.JsonSerializer.Serialize(values);
+    }
+
+    /// <summary>Hooks called inside the workers; the rest run in the master's hook helper.</summary>
+    public static readonly IReadOnlySet<string> WorkerHooks = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "post_fork", "post_worker_init", "pre_request", "post_request", "worker_exit", "worker_int", "worker_abort",
+    };
+
+    public IEnumerable<string> MasterHooks => Defined.Where(h => !WorkerHooks.Contains(h) && h != "pre_exec");
 }
 
 /// <summary>The configuration cannot be used; the message is for the operator, with the exit code to use.</summary>

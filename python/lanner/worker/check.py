@@ -1,0 +1,31 @@
+"""``lanner check``: load the app the way a worker would, then exit (0: it loads; 3: it does not)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from lanner.worker.appload import AppLoadError, load_app
+
+
+def main() -> None:
+    config = json.loads(sys.argv[1])
+    if config.get("chdir"):
+        os.chdir(config["chdir"])
+    sys.path.insert(0, os.getcwd())
+    for i, extra in enumerate(config.get("pythonpath", [])):
+        sys.path.insert(i, extra)
+    os.environ.update(config.get("env", {}))
+    try:
+        app = load_app(config["app"])
+    except AppLoadError as exc:
+        if exc.traceback:
+            sys.stderr.write(exc.traceback)
+        sys.stderr.write(f"{exc}\n")
+        sys.exit(3)
+    print(f"{config['app']} loads: {type(app).__module__}.{getattr(app, '__qualname__', type(app).__qualname__)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Lanner.Settings;
+
+namespace Lanner.Cli;
+
+/// <summary>
+/// A gunicorn.conf.py, run with the workers' Python: its module-level values become settings
+/// (as in gunicorn, other names are the file's own), and its server hooks are noted.
+/// </summary>
+internal static class PythonConfigFile
+{
+    private const string Script = """
+import json, runpy, sys, traceback, types
+HOOKS = {"on_starting", "on_reload", "when_ready", "pre_fork", "post_fork", "post_worker_init", "worker_int",
+         "worker_abort", "pre_exec", "pre_request", "post_request", "child_exit", "worker_exit",
+         "nworkers_changed", "on_exit"}
+def plain(v):
+    if isinstance(v, (str, int, float, bool)) or v is None:
+        return v
+    if isinstance(v, (list, tuple, set, frozenset)):
+        return [plain(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): plain(x) for k, x in v.items()}
+    return str(v)
+try:
+    ns = runpy.run_path(sys.argv[1], run_name="__config__")
+except BaseException as exc:
+    print(json.dumps({"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}))
+    raise SystemExit(0)
+values, hooks = {}, []
+for k, v in ns.items():
+    if k.startswith("_") or isinstance(v, types.ModuleType) or isinstance(v, type):
+        continue
+    if callable(v):
+        if k in HOOKS:
+            hooks.append(k)
+        continue
+    values[k] = plain(v)
+print(json.dumps({"values": values, "hooks": hooks}))
+""";
+
+    /// <summary>Reads the file; returns its settings (hooks as defined-or-not) or throws SettingException.</summary>
+    public static IReadOnlyList<KeyValuePair<string, object?>> Read(string path, string python)
+    {
+        var psi = new ProcessStartInfo(python)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = Path.GetDirectoryName(path)!,
+        };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add(Script);
+        psi.ArgumentList.Add(path);
+        Process process;
+        try
+        {
+            process = Process.Start(psi) ?? throw new SettingException($"{path}: cannot start {python}");
+        }
+        catch (System.ComponentModel.Win32Exception ex)
+        {
+            throw new SettingException($"{path}: cannot start {python} to read it: {ex.Message}");
+        }
+
+        using (process)
+        {
+            Task<string> errors = process.StandardError.ReadToEndAsync();
+            string output = process.StandardOutput.ReadToEnd();
+            process.WaitForExit();
+            string last = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? "";
+            JsonElement result;
+            try
+            {
+                result = JsonDocument.Parse(last).RootElement;
+            }
+            catch (JsonException)
+            {
+                throw new SettingException($"{path}: cannot be read: {(errors.Result + output).Trim()}");
+            }
+
+            if (result.TryGetProperty("error", out JsonElement error))
+            {
+                throw new SettingException($"{path}: error while running it: {error.GetString()}\n{result.GetProperty("traceback").GetString()!.TrimEnd()}");
+            }
+
+            var values = result.GetProperty("values").EnumerateObject()
+                .Select(p => new KeyValuePair<string, object?>(p.Name, Plain(p.Value)))
+                .ToList();
+            values.AddRange(result.GetProperty("hooks").EnumerateArray().Select(h => new KeyValuePair<string, object?>(h.GetString()!, true)));
+            return values;
+        }
+    }
+
+    private static object? Plain(JsonElement value) => value.ValueKind switch
+    {
+        JsonValueKind.String => value.GetString(),
+        JsonValueKind.Number => value.GetRawText(),
+        JsonValueKind.True => true,
+        JsonValueKind.False => false,
+        JsonValueKind.Array => value.EnumerateArray().Select(Plain).ToList(),
+        JsonValueKind.Object => value.EnumerateObject().ToDictionary(p => p.Name, p => Plain(p.Value)),
+        _ => null,
+    };
+}

@@ -1,0 +1,90 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using Lanner.Hosting.Control;
+using Lanner.Hosting.Front.Logs;
+using Lanner.Hosting.Front.Static;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace Lanner.Hosting.Front;
+
+/// <summary>
+/// The request delegate: static files or the app, with the X-Request-ID settled first, and the
+/// access log and metrics written after. Without either, requests take the direct path.
+/// One per server.
+/// </summary>
+internal sealed class FrontDoor(AppHandler app, StaticFileHandler statics, FrontOptions options, AccessLogger? accessLog, Telemetry? telemetry)
+{
+    private static readonly string IdPrefix = Convert.ToHexString(RandomNumberGenerator.GetBytes(4)).ToLowerInvariant();
+    private static long s_nextId;
+
+    private readonly bool _observed = accessLog is not null || telemetry is not null;
+
+    public Task HandleAsync(HttpContext context)
+    {
+        string rawPath = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? context.Request.Path.Value ?? "/";
+        StaticMount? mount = statics.HasMounts ? statics.Match(rawPath) : null;
+        if (!_observed)
+        {
+            return mount is null ? app.HandleAsync(context, RequestId(context)) : statics.ServeAsync(context, mount, rawPath);
+        }
+
+        return ObservedAsync(context, mount, rawPath);
+    }
+
+    private async Task ObservedAsync(HttpContext context, StaticMount? mount, string rawPath)
+    {
+        long started = Stopwatch.GetTimestamp();
+        string requestId = RequestId(context);
+        AppHandler.Outcome outcome;
+        if (mount is null)
+        {
+            outcome = await app.HandleAsync(context, requestId).ConfigureAwait(false);
+        }
+        else
+        {
+            await statics.ServeAsync(context, mount, rawPath).ConfigureAwait(false);
+            outcome = new AppHandler.Outcome(HttpMethods.IsHead(context.Request.Method) ? 0 : context.Response.ContentLength ?? 0, Environment.ProcessId, 0);
+        }
+
+        TimeSpan duration = Stopwatch.GetElapsedTime(started);
+        int status = context.Response.StatusCode;
+        telemetry?.Request(context.Request.Method, status, duration, context.Request.ContentLength ?? 0, outcome.BytesSent, mount is not null, outcome.QueueWaitTicks);
+        accessLog?.Log(new AccessRecord(
+            EnvironWriter.FactsOf(context, options), context.Request.Headers, context.Response.Headers, status,
+            outcome.BytesSent, duration, DateTimeOffset.Now, outcome.Pid, requestId));
+    }
+
+    /// <summary>The client's X-Request-ID when it is sensible, else a new one, put in the request so the app sees it.</summary>
+    internal static string RequestId(HttpContext context)
+    {
+        IHeaderDictionary headers = context.Request.Headers;
+        if (headers.TryGetValue("X-Request-ID", out var given) && given.Count == 1 && IsSensible(given[0]))
+        {
+            return given[0]!;
+        }
+
+        string id = IdPrefix + Interlocked.Increment(ref s_nextId).ToString("x", System.Globalization.CultureInfo.InvariantCulture);
+        headers["X-Request-ID"] = id;
+        return id;
+    }
+
+    /// <summary>1 to 200 characters that are safe in a log line and a header: letters, digits and -_.:/+=@.</summary>
+    internal static bool IsSensible(string? id)
+    {
+        if (string.IsNullOrEmpty(id) || id.Length > 200)
+        {
+            return false;
+        }
+
+        foreach (char c in id)
+        {
+            if (!char.IsAsciiLetterOrDigit(c) && c is not ('-' or '_' or '.' or ':' or '/' or '+' or '=' or '@'))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}

@@ -1,0 +1,37 @@
+using Lanner.Hosting.Front.Logs;
+using Microsoft.Extensions.Logging;
+
+namespace Lanner.Hosting.Server;
+
+/// <summary>
+/// The error log: gunicorn-formatted lines to stderr or --error-logfile, written in the background.
+/// Registered with the host, which disposes it (flushing what is queued) when the server exits.
+/// </summary>
+internal sealed class LineLoggerProvider(LineWriter writer, bool colored) : ILoggerProvider
+{
+    public ILogger CreateLogger(string categoryName) => new LineLogger(writer, colored);
+
+    public void Reopen() => writer.Reopen();
+
+    public void Dispose() => writer.DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    private sealed class LineLogger(LineWriter writer, bool colored) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            string message = formatter(state, exception);
+            if (exception is not null)
+            {
+                message += Environment.NewLine + exception;
+            }
+
+            int pid = GunicornConsoleFormatter.PidFor(eventId, state);
+            writer.Write(GunicornConsoleFormatter.Format(GunicornConsoleFormatter.Clock.GetLocalNow(), pid, logLevel, message, colored).TrimEnd('\n', '\r'));
+        }
+    }
+}

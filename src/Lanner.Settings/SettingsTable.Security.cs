@@ -1,0 +1,244 @@
+using System.Globalization;
+
+namespace Lanner.Settings;
+
+/// <summary>Security, TLS, development, mechanics, naming and hook settings.</summary>
+public static partial class SettingsTable
+{
+    public static readonly Setting<int> LimitRequestLine = new(
+        "limit_request_line",
+        ["--limit-request-line"],
+        SecuritySection,
+        4094,
+        "a number of bytes from 0 (unlimited) to 8190",
+        raw => NonNegativeInt(raw) is var n && n <= 8190 ? n : throw new FormatException(),
+        "The longest request line (method, target, protocol) accepted, in bytes; 0 means the maximum (8190). Longer: 414.",
+        "4094, as gunicorn: well above any real URL, small enough to refuse abuse early.",
+        metaVar: "INT");
+
+    public static readonly Setting<int> LimitRequestFields = new(
+        "limit_request_fields",
+        ["--limit-request-fields"],
+        SecuritySection,
+        100,
+        "a number of header fields from 0 (the maximum) to 32768",
+        raw => NonNegativeInt(raw) is var n && n <= 32768 ? n : throw new FormatException(),
+        "The most header fields a request may have. More: 431.",
+        "100, as gunicorn.",
+        metaVar: "INT");
+
+    public static readonly Setting<int> LimitRequestFieldSize = new(
+        "limit_request_field_size",
+        ["--limit-request-field_size"],
+        SecuritySection,
+        8190,
+        "a number of bytes (0: no per-field limit)",
+        NonNegativeInt,
+        "The largest header field accepted, in bytes (the spelling with an underscore is gunicorn's). Larger: 431.",
+        "8190, as gunicorn.",
+        metaVar: "INT");
+
+    public static readonly Setting<IReadOnlyList<string>> ForwardedAllowIps = new(
+        "forwarded_allow_ips",
+        ["--forwarded-allow-ips"],
+        SecuritySection,
+        ["127.0.0.1"],
+        "comma-separated IP addresses, or *",
+        raw => CommaList(raw),
+        "Front-end addresses trusted to set the scheme headers (--secure-scheme-headers) and X-Forwarded-For: from them, wsgi.url_scheme and REMOTE_ADDR follow those headers.",
+        "127.0.0.1, as gunicorn: only a proxy on this machine is believed ($FORWARDED_ALLOW_IPS, if set, as gunicorn).",
+        metaVar: "IPS",
+        format: v => string.Join(",", v));
+
+    public static readonly Setting<IReadOnlyList<string>> SecureSchemeHeaders = new(
+        "secure_scheme_headers",
+        [],
+        SecuritySection,
+        ["X-FORWARDED-PROTOCOL=ssl", "X-FORWARDED-PROTO=https", "X-FORWARDED-SSL=on"],
+        "HEADER=VALUE pairs (in a config file: a dict)",
+        raw => CommaList(raw).Select(p => p.Contains('=', StringComparison.Ordinal) ? p.ToUpperInvariant()[..p.IndexOf('=', StringComparison.Ordinal)] + p[p.IndexOf('=', StringComparison.Ordinal)..] : throw new FormatException()).ToList(),
+        "Headers that, from a trusted front end, mean the request came over HTTPS.",
+        "gunicorn's three.",
+        format: v => string.Join(",", v));
+
+    public static readonly Setting<string> ProxyProtocol = NotHere("proxy_protocol", ["--proxy-protocol"], SecuritySection, "false", Support.Refused,
+        "Refused: the PROXY protocol is not read yet; use X-Forwarded-For with --forwarded-allow-ips.", isSwitch: true);
+
+    public static readonly Setting<string> ProxyAllowIps = NotHere("proxy_allow_ips", ["--proxy-allow-from"], SecuritySection, "127.0.0.1", Support.Refused,
+        "Refused, with --proxy-protocol.", metaVar: "IPS");
+
+    public static readonly Setting<string> StripHeaderSpaces = NotHere("strip_header_spaces", ["--strip-header-spaces"], SecuritySection, "false", Support.Refused,
+        "Refused: header names with spaces are rejected (400); accepting them is a request-smuggling risk.", isSwitch: true);
+
+    public static readonly Setting<string> TolerateDangerousFraming = NotHere("tolerate_dangerous_framing", ["--tolerate-dangerous-framing"], SecuritySection,
+        "false", Support.Refused, "Refused: ambiguous message framing is always rejected (400).", isSwitch: true);
+
+    public static readonly Setting<string> CertFile = new(
+        "certfile",
+        ["--certfile"],
+        TlsSection,
+        "",
+        "a PEM certificate file",
+        raw => raw.Length == 0 ? "" : Path.GetFullPath(raw),
+        "Serve HTTPS (HTTP/1.1 and HTTP/2) on every bind with this PEM certificate (and its chain); needs --keyfile.",
+        "None: plain HTTP.",
+        metaVar: "FILE",
+        format: v => v.Length == 0 ? "(none)" : v);
+
+    public static readonly Setting<string> KeyFile = new(
+        "keyfile",
+        ["--keyfile"],
+        TlsSection,
+        "",
+        "a PEM private key file",
+        raw => raw.Length == 0 ? "" : Path.GetFullPath(raw),
+        "The PEM private key of --certfile.",
+        "None.",
+        metaVar: "FILE",
+        format: v => v.Length == 0 ? "(none)" : v);
+
+    public static readonly Setting<string> SslVersion = NotHere("ssl_version", ["--ssl-version"], TlsSection, "2", Support.Warned,
+        "Ignored: TLS 1.2 and 1.3 are negotiated; older versions are never offered.");
+
+    public static readonly Setting<string> CertReqs = NotHere("cert_reqs", ["--cert-reqs"], TlsSection, "0", Support.Refused,
+        "Refused: client certificates are not supported yet.");
+
+    public static readonly Setting<string> CaCerts = NotHere("ca_certs", ["--ca-certs"], TlsSection, "", Support.Refused,
+        "Refused, with --cert-reqs.", metaVar: "FILE");
+
+    public static readonly Setting<string> SuppressRaggedEofs = NotHere("suppress_ragged_eofs", ["--suppress-ragged-eofs"], TlsSection, "true", Support.Warned,
+        "Ignored: the TLS stack handles truncated connections itself.", isSwitch: true);
+
+    public static readonly Setting<string> DoHandshakeOnConnect = NotHere("do_handshake_on_connect", ["--do-handshake-on-connect"], TlsSection, "false",
+        Support.Warned, "Ignored: the handshake happens when the connection is accepted.", isSwitch: true);
+
+    public static readonly Setting<string> Ciphers = NotHere("ciphers", ["--ciphers"], TlsSection, "", Support.Warned,
+        "Ignored: the system's TLS policy (OpenSSL) chooses the ciphers.", metaVar: "CIPHERS");
+
+    public static readonly Setting<bool> Reload = Switch(
+        "reload",
+        ["--reload"],
+        DevelopmentSection,
+        "Development: restart the workers when a Python file of the project (or a --reload-extra-file) changes, and say which.",
+        "Off: in production, code changes are deployed with a reload (HUP).");
+
+    public static readonly Setting<string> ReloadEngine = NotHere("reload_engine", ["--reload-engine"], DevelopmentSection, "auto", Support.Warned,
+        "Ignored: --reload always uses inotify.", metaVar: "ENGINE");
+
+    public static readonly Setting<IReadOnlyList<string>> ReloadExtraFile = new(
+        "reload_extra_files",
+        ["--reload-extra-file"],
+        DevelopmentSection,
+        [],
+        "a file name or glob (repeatable)",
+        raw => [raw],
+        "With --reload, also watch these files (globs such as templates/**/*.html). Repeatable.",
+        "Only Python files are watched.",
+        metaVar: "FILES",
+        format: v => string.Join(",", v),
+        combine: lists => lists.SelectMany(l => l).ToList());
+
+    public static readonly Setting<string> Spew = NotHere("spew", ["--spew"], DevelopmentSection, "false", Support.Refused,
+        "Refused: tracing every executed line is a debugger's job.", isSwitch: true);
+
+    public static readonly Setting<bool> CheckConfig = Switch(
+        "check_config",
+        ["--check-config"],
+        DevelopmentSection,
+        "Check the configuration and that the app loads, then exit (0 if so). The same as `lanner check`.",
+        "Off.");
+
+    public static readonly Setting<bool> PrintConfig = Switch(
+        "print_config",
+        ["--print-config"],
+        DevelopmentSection,
+        "Print every setting's effective value and where it came from, then exit.",
+        "Off.");
+
+    public static readonly Setting<string> ReusePort = NotHere("reuse_port", ["--reuse-port"], MechanicsSection, "false", Support.Warned,
+        "Ignored: one master accepts every connection.", isSwitch: true);
+
+    public static readonly Setting<string> Daemon = NotHere("daemon", ["-D", "--daemon"], MechanicsSection, "false", Support.Refused,
+        "Refused: run Lanner in the foreground under systemd, a container or a supervisor.", isSwitch: true);
+
+    public static readonly Setting<string> PidFile = new(
+        "pidfile",
+        ["-p", "--pid"],
+        MechanicsSection,
+        "",
+        "a file",
+        raw => raw.Length == 0 ? "" : Path.GetFullPath(raw),
+        "Write the master's process id to this file (removed at exit).",
+        "None.",
+        metaVar: "FILE",
+        format: v => v.Length == 0 ? "(none)" : v);
+
+    public static readonly Setting<string> WorkerTmpDir = NotHere("worker_tmp_dir", ["--worker-tmp-dir"], MechanicsSection, "", Support.Warned,
+        "Ignored: workers signal liveness through their socket and scoreboard, not through files.", metaVar: "DIR");
+
+    public static readonly Setting<string> User = NotHere("user", ["-u", "--user"], MechanicsSection, "0", Support.Refused,
+        "Refused: start Lanner as the user it should run as (systemd User=, a container's USER).", metaVar: "USER");
+
+    public static readonly Setting<string> Group = NotHere("group", ["-g", "--group"], MechanicsSection, "0", Support.Refused,
+        "Refused, as --user.", metaVar: "GROUP");
+
+    public static readonly Setting<int> Umask = new(
+        "umask",
+        ["-m", "--umask"],
+        MechanicsSection,
+        0,
+        "an octal (0o22, 022) or decimal file mode mask",
+        raw =>
+        {
+            string t = raw.Trim().ToLowerInvariant();
+            int value = t.StartsWith("0o", StringComparison.Ordinal) ? Convert.ToInt32(t[2..], 8)
+                : t.StartsWith("0x", StringComparison.Ordinal) ? Convert.ToInt32(t[2..], 16)
+                : t.Length > 1 && t[0] == '0' ? Convert.ToInt32(t, 8)
+                : int.Parse(t, CultureInfo.InvariantCulture);
+            return value is >= 0 and <= 0x1FF ? value : throw new FormatException();
+        },
+        "The file mode creation mask applied while unix sockets are created (as gunicorn: it decides who may connect to them).",
+        "0, as gunicorn: a unix socket anyone on the machine may connect to; use 0o7 or 0o77 to restrict it.",
+        metaVar: "INT",
+        format: v => "0o" + Convert.ToString(v, 8));
+
+    public static readonly Setting<string> InitGroups = NotHere("initgroups", ["--initgroups"], MechanicsSection, "false", Support.Refused,
+        "Refused, as --user.", isSwitch: true);
+
+    public static readonly Setting<string> TmpUploadDir = NotHere("tmp_upload_dir", [], MechanicsSection, "", Support.Warned,
+        "Ignored: request bodies stream to wsgi.input without temporary files.");
+
+    public static readonly Setting<string> ProcName = NotHere("proc_name", ["-n", "--name"], NamingSection, "", Support.Warned,
+        "Ignored: process titles are not changed (the master is `lanner`, workers show their APP_MODULE).", metaVar: "NAME");
+
+    public static readonly Setting<string> DefaultProcName = NotHere("default_proc_name", [], NamingSection, "gunicorn", Support.Warned,
+        "Ignored, as --name.");
+
+    /// <summary>gunicorn's server hooks: Python functions in a gunicorn.conf.py.</summary>
+    public static readonly IReadOnlyList<Setting<bool>> Hooks =
+    [
+        Hook("on_starting", "Called in a helper Python process just before the master starts (server)."),
+        Hook("on_reload", "Called when a reload (HUP) begins (server)."),
+        Hook("when_ready", "Called once the first worker has loaded the app (server)."),
+        Hook("pre_fork", "Called in a helper process before a worker is started (server, worker)."),
+        Hook("post_fork", "Called in the worker, before it loads the app (server, worker)."),
+        Hook("post_worker_init", "Called in the worker after it loaded the app (worker)."),
+        Hook("worker_int", "Called in the worker when it gets SIGINT or SIGQUIT (worker)."),
+        Hook("worker_abort", "Called in the worker when it gets SIGABRT (worker)."),
+        Hook("pre_exec", "Never called: the master does not re-execute itself (USR2 upgrades are not supported).", Support.Warned),
+        Hook("pre_request", "Called in the worker before each request (worker, req)."),
+        Hook("post_request", "Called in the worker after each request (worker, req, environ, resp)."),
+        Hook("child_exit", "Called in a helper process after a worker exited (server, worker)."),
+        Hook("worker_exit", "Called in the worker as it exits (server, worker)."),
+        Hook("nworkers_changed", "Called when TTIN/TTOU change the number of workers (server, new_value, old_value)."),
+        Hook("on_exit", "Called as the master exits (server)."),
+    ];
+
+    private static Setting<bool> Hook(string name, string help, Support support = Support.Supported) =>
+        new(name, [], HooksSection, false, "a function in a gunicorn.conf.py", Bool, help,
+            "None: defined only by a gunicorn.conf.py.", format: v => v ? "(defined)" : "(none)")
+        {
+            Support = support,
+            SupportNote = support == Support.Warned ? help : "",
+        };
+}
