@@ -17,7 +17,14 @@ internal sealed class CommandLine
 
     public CommandLine()
     {
-        Root = new RootCommand("Lanner: a production application server for Python web apps (WSGI).");
+        Root = new RootCommand(
+            "Lanner: a production application server for Python web apps (WSGI).\n\n"
+            + "  lanner [OPTIONS] APP_MODULE          serve the app\n"
+            + "  lanner check [OPTIONS] [APP_MODULE]  check the configuration and that the app loads\n"
+            + "  lanner top CONTROL_ADDRESS           watch a running server (see --control-bind)\n\n"
+            + "Options come from gunicorn.conf.py, lanner.toml or [tool.lanner] in pyproject.toml, LANNER_<NAME>, "
+            + "GUNICORN_CMD_ARGS/LANNER_CMD_ARGS and the command line (later wins); --print-config shows the result. "
+            + "gunicorn settings that do not apply here are accepted with a warning or refused with the reason: see docs/gunicorn-parity.md.");
         _appModule = new Argument<string?>("APP_MODULE")
         {
             Arity = ArgumentArity.ZeroOrOne,
@@ -97,6 +104,22 @@ internal sealed class CommandLine
     }
 
     public bool WantsVersion(ParseResult result) => result.GetValue(_version);
+
+    /// <summary>The --help text, wrapped at <paramref name="width"/> columns (the terminal's width when run).</summary>
+    public string HelpText(int width)
+    {
+        foreach (Option option in Root.Options)
+        {
+            if (option is System.CommandLine.Help.HelpOption { Action: System.CommandLine.Help.HelpAction help })
+            {
+                help.MaxWidth = width;
+            }
+        }
+
+        using var output = new StringWriter();
+        Root.Parse(["--help"]).Invoke(new InvocationConfiguration { Output = output });
+        return output.ToString();
+    }
 
     /// <summary>The value given for one setting, if any (e.g. -c before the config file is read).</summary>
     public string? RawValue(ParseResult result, Setting setting)

@@ -217,21 +217,21 @@ public static partial class SettingsTable
     /// <summary>gunicorn's server hooks: Python functions in a gunicorn.conf.py.</summary>
     public static readonly IReadOnlyList<Setting<bool>> Hooks =
     [
-        Hook("on_starting", "Called in a helper Python process just before the master starts (server)."),
-        Hook("on_reload", "Called when a reload (HUP) begins (server)."),
-        Hook("when_ready", "Called once the first worker has loaded the app (server)."),
-        Hook("pre_fork", "Called in a helper process before a worker is started (server, worker)."),
+        Hook("on_starting", "Called before the master binds its sockets (server); if it raises, lanner does not start. Master hooks run in a helper Python process."),
+        Hook("on_reload", "Called when a reload (HUP) begins, before the new workers start (server)."),
+        Hook("when_ready", "Called once the master listens, before the workers start (server)."),
+        Hook("pre_fork", "Called as a worker is started (server, worker: its id; no pid yet). Lanner does not wait for it."),
         Hook("post_fork", "Called in the worker, before it loads the app (server, worker)."),
         Hook("post_worker_init", "Called in the worker after it loaded the app (worker)."),
-        Hook("worker_int", "Called in the worker when it gets SIGINT or SIGQUIT (worker)."),
-        Hook("worker_abort", "Called in the worker when it gets SIGABRT (worker)."),
+        Hook("worker_int", "Called in the worker when it gets SIGQUIT (worker)."),
+        Hook("worker_abort", "Called in the worker when it gets SIGABRT (worker); Lanner's own --timeout logs the stack and kills instead."),
         Hook("pre_exec", "Never called: the master does not re-execute itself (USR2 upgrades are not supported).", Support.Warned),
         Hook("pre_request", "Called in the worker before each request (worker, req)."),
         Hook("post_request", "Called in the worker after each request (worker, req, environ, resp)."),
-        Hook("child_exit", "Called in a helper process after a worker exited (server, worker)."),
-        Hook("worker_exit", "Called in the worker as it exits (server, worker)."),
+        Hook("child_exit", "Called after a worker exited (server, worker: id, pid, exitcode, reason). Lanner does not wait for it."),
+        Hook("worker_exit", "Called in the worker as it exits after serving (server, worker)."),
         Hook("nworkers_changed", "Called when TTIN/TTOU change the number of workers (server, new_value, old_value)."),
-        Hook("on_exit", "Called as the master exits (server)."),
+        Hook("on_exit", "Called as the master exits (server); waited for up to 10 s."),
     ];
 
     private static Setting<bool> Hook(string name, string help, Support support = Support.Supported) =>

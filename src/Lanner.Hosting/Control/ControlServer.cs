@@ -123,13 +123,14 @@ internal sealed class ControlServer : IAsyncDisposable
 }
 
 /// <summary>/status: what `lanner top` shows.</summary>
-internal sealed record StatusSnapshot(int Pid, double UptimeSeconds, int Target, int Generation, int Queue, bool Draining,
+public sealed record StatusSnapshot(int Pid, double UptimeSeconds, int Target, int Generation, int Queue, bool Draining,
     IReadOnlyList<WorkerSnapshot> Workers, double RequestsTotal, double DurationSumSeconds);
 
-internal sealed record WorkerSnapshot(int Id, int Pid, string State, int Generation, bool Retiring, long Served, int InFlight,
+public sealed record WorkerSnapshot(int Id, int Pid, string State, int Generation, bool Retiring, long Served, int InFlight,
     string? Current, double? CurrentSeconds, long RssBytes);
 
-internal static class StatusJson
+/// <summary>How /status is written and read: snake_case JSON.</summary>
+public static class StatusJson
 {
     public static readonly JsonSerializerOptions Options = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = false };
 }
