@@ -155,9 +155,11 @@ public static partial class LannerServer
                 return ExitCodes.Error;
             }
 
-            pool.Spawning += worker => hooks.Post("pre_fork", pool.Target, MasterHooks.WorkerFields(worker));
-            pool.Exited += worker => hooks.Post("child_exit", pool.Target, MasterHooks.WorkerFields(worker));
         }
+
+        // The helper may be replaced by a reload: the handlers read the variable each time.
+        pool.Spawning += worker => hooks?.Post("pre_fork", pool.Target, MasterHooks.WorkerFields(worker));
+        pool.Exited += worker => hooks?.Post("child_exit", pool.Target, MasterHooks.WorkerFields(worker));
 
         await using var hooksScope = new AsyncScope(async () =>
         {
@@ -234,7 +236,7 @@ public static partial class LannerServer
             if (next.ChangedFile is { } changed)
             {
                 ServerLog.SourceChanged(log, changed);
-                current = Reload(current, reload, pool, log);
+                await ReloadAsync().ConfigureAwait(false);
                 continue;
             }
 
@@ -244,12 +246,7 @@ public static partial class LannerServer
             switch (signal)
             {
                 case PosixSignal.SIGHUP:
-                    if (hooks is not null)
-                    {
-                        await hooks.CallAsync("on_reload", pool.Target).ConfigureAwait(false);
-                    }
-
-                    current = Reload(current, reload, pool, log);
+                    await ReloadAsync().ConfigureAwait(false);
                     break;
                 case PosixSignal.SIGTTIN:
                     pool.ChangeTarget(+1);
@@ -298,6 +295,49 @@ public static partial class LannerServer
                 });
             }
         }
+
+        // HUP or a changed file: read the configuration again, restart the hook helper on the
+        // (possibly edited) config file, call on_reload, then move the pool to the new generation.
+        async Task ReloadAsync()
+        {
+            ServerOptions? next = ReadConfiguration(current, reload, log);
+            if (next is null)
+            {
+                return;
+            }
+
+            MasterHooks? old = hooks;
+            if (next.Hooks is { } hookOptions && hookOptions.MasterHooks.Any())
+            {
+                (MasterHooks? fresh, string? error) = await MasterHooks.StartAsync(hookOptions, next.Pool, log).ConfigureAwait(false);
+                if (fresh is null)
+                {
+                    ServerLog.HookFailed(log, $"reload: the server hooks stay as they were: {error}");
+                    old = null;
+                }
+                else
+                {
+                    hooks = fresh;
+                }
+            }
+            else
+            {
+                hooks = null;
+            }
+
+            if (old is not null)
+            {
+                await old.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (hooks is not null)
+            {
+                await hooks.CallAsync("on_reload", pool.Target).ConfigureAwait(false);
+            }
+
+            pool.Reload(next.Pool);
+            current = next;
+        }
     }
 
     /// <summary>Binds the listeners (with --umask in force for Unix sockets); returns the exit code when it cannot.</summary>
@@ -339,28 +379,27 @@ public static partial class LannerServer
         return X509Certificate2.CreateFromPemFile(listen.CertFile, listen.KeyFile ?? listen.CertFile);
     }
 
-    private static ServerOptions Reload(ServerOptions current, Func<(ServerOptions?, string?)>? reload, WorkerPool pool, ILogger log)
+    /// <summary>The configuration read again, keeping what only a restart changes; null (and a log line) when it is invalid.</summary>
+    private static ServerOptions? ReadConfiguration(ServerOptions current, Func<(ServerOptions?, string?)>? reload, ILogger log)
     {
-        ServerOptions next = current;
-        if (reload is not null)
+        if (reload is null)
         {
-            (ServerOptions? options, string? error) = reload();
-            if (options is null)
-            {
-                ServerLog.ReloadConfigInvalid(log, error ?? "invalid configuration");
-                return current;
-            }
-
-            if (!options.Binds.SequenceEqual(current.Binds))
-            {
-                ServerLog.BindsNotReloaded(log);
-            }
-
-            next = options with { Binds = current.Binds, Static = current.Static };
+            return current;
         }
 
-        pool.Reload(next.Pool);
-        return next;
+        (ServerOptions? options, string? error) = reload();
+        if (options is null)
+        {
+            ServerLog.ReloadConfigInvalid(log, error ?? "invalid configuration");
+            return null;
+        }
+
+        if (!options.Binds.SequenceEqual(current.Binds))
+        {
+            ServerLog.BindsNotReloaded(log);
+        }
+
+        return options with { Binds = current.Binds, Static = current.Static };
     }
 
     private static string SignalName(PosixSignal signal) => signal switch
