@@ -104,9 +104,7 @@ internal static class EnvironWriter
                 continue;
             }
 
-            var values = header.Value;
-            string value = values.Count == 1 ? values[0] ?? ""
-                : string.Join(string.Equals(name, "Cookie", StringComparison.OrdinalIgnoreCase) ? "; " : ", ", values.ToArray());
+            string value = HeaderValue(name, header.Value);
             if (fieldLimit > 0 && name.Length + 2 + value.Length > fieldLimit)
             {
                 return false;
@@ -120,6 +118,11 @@ internal static class EnvironWriter
         System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(buffer.Patch(lengthAt, 4), buffer.Length - start);
         return true;
     }
+
+    /// <summary>A header's environ value: repeated fields joined with ", " ("; " for Cookie).</summary>
+    internal static string HeaderValue(string name, Microsoft.Extensions.Primitives.StringValues values) =>
+        values.Count == 1 ? values[0] ?? ""
+            : string.Join(string.Equals(name, "Cookie", StringComparison.OrdinalIgnoreCase) ? "; " : ", ", values.ToArray());
 
     /// <summary>Splits a request-target into its path and raw query (origin, absolute and asterisk forms).</summary>
     internal static void SplitTarget(string target, out ReadOnlySpan<char> path, out ReadOnlySpan<char> query)
@@ -199,7 +202,8 @@ internal static class EnvironWriter
         return (string)Lanner.Protocol.Marshal.MarshalReader.Decode(buffer.WrittenSpan)!;
     }
 
-    private static void SplitHost(in RequestFacts facts, out string name, out string port)
+    /// <summary>SERVER_NAME and SERVER_PORT: from the Host header, else the local address.</summary>
+    internal static void SplitHost(in RequestFacts facts, out string name, out string port)
     {
         string defaultPort = facts.Scheme == "https" ? "443" : "80";
         string? host = facts.Host;

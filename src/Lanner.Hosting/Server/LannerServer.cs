@@ -255,9 +255,9 @@ public static partial class LannerServer
                     pool.ChangeTarget(-1);
                     break;
                 case SIGUSR1:
-                    ServerLog.ReopeningLogs(log);
                     errorLog.Reopen();
                     accessLog?.Reopen();
+                    ServerLog.ReopeningLogs(log); // after: whoever sees the line can rely on the reopen
                     break;
                 case PosixSignal.SIGQUIT:
                     // Fast: drop everything now.

@@ -19,6 +19,7 @@ internal sealed class LineWriter : IAsyncDisposable
     private readonly Task _pump;
     private TextWriter _writer;
     private volatile bool _reopen;
+    private bool _failing;
 
     /// <param name="target">"-" for stdout, "stderr", or a file path (appended to).</param>
     public LineWriter(string target)
@@ -47,16 +48,67 @@ internal sealed class LineWriter : IAsyncDisposable
             if (_reopen && _target is not ("-" or "stderr"))
             {
                 _reopen = false;
-                await _writer.DisposeAsync().ConfigureAwait(false);
-                _writer = Open(_target);
+                await ReopenAsync().ConfigureAwait(false);
             }
 
-            while (reader.TryRead(out string? line))
+            try
             {
-                await _writer.WriteLineAsync(line).ConfigureAwait(false);
-            }
+                while (reader.TryRead(out string? line))
+                {
+                    await _writer.WriteLineAsync(line).ConfigureAwait(false);
+                }
 
-            await _writer.FlushAsync().ConfigureAwait(false);
+                await _writer.FlushAsync().ConfigureAwait(false);
+                _failing = false;
+            }
+            catch (IOException ex)
+            {
+                // A full or failing disk: these lines are lost, the next ones are tried again
+                // (and said once, not per batch).
+                if (!_failing)
+                {
+                    _failing = true;
+                    Complain($"cannot write to {_target}: {ex.Message}");
+                }
+            }
+        }
+    }
+
+    /// <summary>Opens the path anew (logrotate moved the file); when that fails, keeps writing to the old file.</summary>
+    private async Task ReopenAsync()
+    {
+        TextWriter fresh;
+        try
+        {
+            fresh = Open(_target);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Complain($"cannot reopen {_target}, still writing to the old file: {ex.Message}");
+            return;
+        }
+
+        try
+        {
+            await _writer.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (IOException ex)
+        {
+            Complain($"cannot close the old {_target}: {ex.Message}");
+        }
+
+        _writer = fresh;
+    }
+
+    /// <summary>Straight to stderr: the error log may be this very writer.</summary>
+    private static void Complain(string message)
+    {
+        try
+        {
+            Console.Error.WriteLine("lanner: " + message);
+        }
+        catch (IOException)
+        {
         }
     }
 
