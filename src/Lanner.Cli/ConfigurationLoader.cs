@@ -59,9 +59,14 @@ internal static class ConfigurationLoader
             }
             else
             {
-                string python = cli.RawValue(parsed, SettingsTable.Python)
-                    ?? environment.GetValueOrDefault(SettingsTable.Python.EnvironmentVariable)
-                    ?? defaultPython ?? "python3";
+                // The workers' Python, from the sources that may name it, in their order.
+                string? python = cli.RawValue(parsed, SettingsTable.Python);
+                foreach ((_, ParseResult result) in Enumerable.Reverse(envArgs))
+                {
+                    python ??= cli.RawValue(result, SettingsTable.Python);
+                }
+
+                python ??= environment.GetValueOrDefault(SettingsTable.Python.EnvironmentVariable) ?? defaultPython ?? "python3";
                 ConfigSources.ApplyValues(builder, PythonConfigFile.Read(config, python), config, strict: false);
             }
 

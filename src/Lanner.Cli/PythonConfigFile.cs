@@ -23,10 +23,17 @@ def plain(v):
     if isinstance(v, dict):
         return {str(k): plain(x) for k, x in v.items()}
     return str(v)
+path = sys.argv[1]
 try:
-    ns = runpy.run_path(sys.argv[1], run_name="__config__")
+    ns = runpy.run_path(path, run_name="__config__")
 except BaseException as exc:
-    print(json.dumps({"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}))
+    # The traceback from the file's own frames on (this runner's are noise); all of it when the
+    # file never ran (a SyntaxError says where it is without frames).
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != path:
+        tb = tb.tb_next
+    text = "".join(traceback.format_exception(type(exc), exc, tb)) if tb is not None else traceback.format_exc()
+    print(json.dumps({"error": f"{type(exc).__name__}: {exc}", "traceback": text}))
     raise SystemExit(0)
 values, hooks = {}, []
 for k, v in ns.items():
@@ -40,7 +47,11 @@ for k, v in ns.items():
 print(json.dumps({"values": values, "hooks": hooks}))
 """;
 
-    /// <summary>Reads the file; returns its settings (hooks as defined-or-not) or throws SettingException.</summary>
+    /// <summary>
+    /// Reads the file; returns its settings (hooks as defined-or-not) or throws SettingException.
+    /// As gunicorn, it runs in the current directory, which is first on sys.path: a file named with
+    /// -c elsewhere sees the same os.getcwd() and imports as under gunicorn.
+    /// </summary>
     public static IReadOnlyList<KeyValuePair<string, object?>> Read(string path, string python)
     {
         var psi = new ProcessStartInfo(python)
@@ -48,7 +59,7 @@ print(json.dumps({"values": values, "hooks": hooks}))
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-            WorkingDirectory = Path.GetDirectoryName(path)!,
+            WorkingDirectory = Directory.GetCurrentDirectory(),
         };
         psi.ArgumentList.Add("-c");
         psi.ArgumentList.Add(Script);

@@ -16,17 +16,17 @@ public static class ConfigSources
     {
         if (environment.TryGetValue("WEB_CONCURRENCY", out string? concurrency) && concurrency.Length > 0)
         {
-            builder.Set(SettingsTable.Workers, [concurrency], SettingSource.EnvironmentDefault, "WEB_CONCURRENCY");
+            builder.Set(SettingsTable.Workers, [concurrency], SettingSource.EnvironmentDefault, "$WEB_CONCURRENCY");
         }
 
         if (environment.TryGetValue("PORT", out string? port) && port.Length > 0)
         {
-            builder.Set(SettingsTable.Bind, ["0.0.0.0:" + port], SettingSource.EnvironmentDefault, "PORT");
+            builder.Set(SettingsTable.Bind, ["0.0.0.0:" + port], SettingSource.EnvironmentDefault, "$PORT");
         }
 
         if (environment.TryGetValue("FORWARDED_ALLOW_IPS", out string? ips) && ips.Length > 0)
         {
-            builder.Set(SettingsTable.ForwardedAllowIps, [ips], SettingSource.EnvironmentDefault, "FORWARDED_ALLOW_IPS");
+            builder.Set(SettingsTable.ForwardedAllowIps, [ips], SettingSource.EnvironmentDefault, "$FORWARDED_ALLOW_IPS");
         }
     }
 
@@ -37,7 +37,7 @@ public static class ConfigSources
         {
             if (setting.Section != SettingsTable.HooksSection && environment.TryGetValue(setting.EnvironmentVariable, out string? raw))
             {
-                builder.Set(setting, [raw], SettingSource.Environment, setting.EnvironmentVariable);
+                builder.Set(setting, [raw], SettingSource.Environment, "$" + setting.EnvironmentVariable);
             }
         }
     }

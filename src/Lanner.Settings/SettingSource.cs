@@ -73,7 +73,18 @@ public sealed class SettingsBuilder
             return this;
         }
 
-        object value = setting.IsList ? setting.Combine(raws.Select(setting.Parse).ToList()) : setting.Parse(raws[^1]);
+        object value;
+        try
+        {
+            value = setting.IsList ? setting.Combine(raws.Select(setting.Parse).ToList()) : setting.Parse(raws[^1]);
+        }
+        catch (SettingException ex) when (origin is not null)
+        {
+            // Name the variable the value came from: "--workers: invalid value" alone sends the
+            // user looking for a --workers that is not on their command line.
+            throw new SettingException($"{origin}: {ex.Message}");
+        }
+
         return SetValue(setting, value, source, origin);
     }
 

@@ -230,7 +230,7 @@ public static partial class SettingsTable
         Hook("post_request", "Called in the worker after each request (worker, req, environ, resp)."),
         Hook("child_exit", "Called after a worker exited (server, worker: id, pid, exitcode, reason). Lanner does not wait for it."),
         Hook("worker_exit", "Called in the worker as it exits after serving (server, worker)."),
-        Hook("nworkers_changed", "Called when TTIN/TTOU change the number of workers (server, new_value, old_value)."),
+        Hook("nworkers_changed", "Called when the number of workers is set: at start (old_value None), by TTIN/TTOU and by a reload (server, new_value, old_value)."),
         Hook("on_exit", "Called as the master exits (server); waited for up to 10 s."),
     ];
 

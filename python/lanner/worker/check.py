@@ -24,7 +24,9 @@ def main() -> None:
             sys.stderr.write(exc.traceback)
         sys.stderr.write(f"{exc}\n")
         sys.exit(3)
-    print(f"{config['app']} loads: {type(app).__module__}.{getattr(app, '__qualname__', type(app).__qualname__)}")
+    module = getattr(app, "__module__", None) or type(app).__module__
+    name = getattr(app, "__qualname__", None) or type(app).__qualname__ + " instance"
+    print(f"{config['app']} loads: {module}.{name}")
 
 
 if __name__ == "__main__":

@@ -191,6 +191,7 @@ def serve_master(path: str, settings: dict) -> int:
     """The master's hook helper: one JSON command per stdin line, one JSON answer per stdout line."""
     out = sys.stdout
     sys.stdout = sys.stderr  # print() in a hook goes to the log, not into the answers
+    _outlive_group_signals()
     master_pid = os.getppid()
     cfg = Config(**settings)
     server = SimpleNamespace(pid=master_pid, cfg=cfg, log=Log(master_pid), num_workers=settings.get("workers"), app=None)
@@ -227,6 +228,20 @@ def serve_master(path: str, settings: dict) -> int:
         out.write(json.dumps(answer) + "\n")
         out.flush()
     return 0
+
+
+def _outlive_group_signals() -> None:
+    """The helper ends when the master closes its input, never on a signal: Ctrl-C (INT to the
+    terminal's process group), systemd's stop (TERM to the whole unit) or a HUP/TTIN/USR1 sent
+    to the group must not kill it, or child_exit and on_exit could no longer run as the master
+    shuts down. A handler that does nothing, not SIG_IGN, so processes a hook starts get the
+    default dispositions back."""
+    import signal
+
+    for name in ("SIGINT", "SIGTERM", "SIGQUIT", "SIGHUP", "SIGTTIN", "SIGTTOU", "SIGUSR1", "SIGUSR2"):
+        signum = getattr(signal, name, None)
+        if signum is not None:
+            signal.signal(signum, lambda *_: None)
 
 
 def main() -> None:

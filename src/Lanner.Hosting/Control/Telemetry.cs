@@ -50,13 +50,17 @@ internal sealed class Telemetry
         Gauge queue = factory.CreateGauge("lanner_queue_depth", "Requests waiting for a worker (in the master, or queued on a busy worker).");
         Gauge byState = factory.CreateGauge("lanner_workers", "Worker processes, by state.", ["state"]);
         Gauge target = factory.CreateGauge("lanner_workers_target", "Worker processes the pool keeps serving.");
-        Gauge exits = factory.CreateGauge("lanner_worker_exits_total", "Worker processes that ended, by reason.", ["reason"]);
-        Gauge restarts = factory.CreateGauge("lanner_worker_restarts_total", "Worker processes started to replace others.");
+        // Counts kept by the pool and the OS, exposed as counters (a *_total gauge is not one to
+        // Prometheus, and rate() on it is wrong across a reset): IncTo sets them when scraped.
+        Counter exits = factory.CreateCounter("lanner_worker_exits_total", "Worker processes that ended, by reason.", ["reason"]);
+        Counter restarts = factory.CreateCounter("lanner_worker_restarts_total", "Worker processes started to replace others.");
         Gauge rss = factory.CreateGauge("process_resident_memory_bytes", "Resident memory of the master.");
-        Gauge cpu = factory.CreateGauge("process_cpu_seconds_total", "CPU time of the master.");
+        Counter cpu = factory.CreateCounter("process_cpu_seconds_total", "CPU time of the master.");
         Gauge started = factory.CreateGauge("process_start_time_seconds", "Start time of the master (Unix seconds).");
         started.Set(new DateTimeOffset(Process.GetCurrentProcess().StartTime.ToUniversalTime()).ToUnixTimeSeconds());
-        int initial = 0;
+        // Workers started for capacity (the first ones, TTIN's) are no restarts: the most the pool
+        // was ever asked to keep, as seen at the scrapes.
+        int capacity = 0;
         Registry.AddBeforeCollectCallback(() =>
         {
             queue.Set(dispatcher.WaitingCount);
@@ -69,14 +73,14 @@ internal sealed class Telemetry
             target.Set(pool.Target);
             foreach (WorkerExitReason reason in Enum.GetValues<WorkerExitReason>())
             {
-                exits.WithLabels(reason.ToString().ToLowerInvariant()).Set(pool.ExitCounts.GetValueOrDefault(reason));
+                exits.WithLabels(reason.ToString().ToLowerInvariant()).IncTo(pool.ExitCounts.GetValueOrDefault(reason));
             }
 
-            initial = initial == 0 ? pool.Target : initial;
-            restarts.Set(Math.Max(0, pool.Spawned - initial));
+            capacity = Math.Max(capacity, pool.Target);
+            restarts.IncTo(Math.Max(0, pool.Spawned - capacity));
             using Process me = Process.GetCurrentProcess();
             rss.Set(me.WorkingSet64);
-            cpu.Set(me.TotalProcessorTime.TotalSeconds);
+            cpu.IncTo(me.TotalProcessorTime.TotalSeconds);
         });
     }
 

@@ -140,6 +140,13 @@ public static partial class LannerServer
         if (options.Hooks is { } hookOptions && hookOptions.MasterHooks.Any())
         {
             (hooks, string? error) = await MasterHooks.StartAsync(hookOptions, options.Pool, log).ConfigureAwait(false);
+
+            // As gunicorn's arbiter: the number of workers is set (old value None), then on_starting.
+            hooks?.Post("nworkers_changed", pool.Target, c =>
+            {
+                c["new"] = pool.Target;
+                c["old"] = null;
+            });
             if (hooks is null || await hooks.CallAsync("on_starting", pool.Target).ConfigureAwait(false) is not null)
             {
                 if (error is not null)
@@ -242,7 +249,21 @@ public static partial class LannerServer
 
             PosixSignal signal = next.Signal!.Value;
             ServerLog.HandlingSignal(log, SignalName(signal));
-            int workersBefore = pool.Target;
+            if (signal is PosixSignal.SIGTTIN or PosixSignal.SIGTTOU && hooks is not null)
+            {
+                // Before the pool acts, as gunicorn: the hook hears of the change before pre_fork.
+                int old = pool.Target;
+                int target = Math.Max(1, old + (signal == PosixSignal.SIGTTIN ? 1 : -1));
+                if (target != old)
+                {
+                    hooks.Post("nworkers_changed", target, c =>
+                    {
+                        c["new"] = target;
+                        c["old"] = old;
+                    });
+                }
+            }
+
             switch (signal)
             {
                 case PosixSignal.SIGHUP:
@@ -285,15 +306,6 @@ public static partial class LannerServer
                     ServerLog.ShuttingDown(log);
                     return ExitCodes.Ok;
             }
-
-            if (hooks is not null && pool.Target != workersBefore)
-            {
-                hooks.Post("nworkers_changed", pool.Target, c =>
-                {
-                    c["new"] = pool.Target;
-                    c["old"] = workersBefore;
-                });
-            }
         }
 
         // HUP or a changed file: read the configuration again, restart the hook helper on the
@@ -330,9 +342,23 @@ public static partial class LannerServer
                 await old.DisposeAsync().ConfigureAwait(false);
             }
 
+            // gunicorn reopens its log files on a reload too.
+            errorLog.Reopen();
+            accessLog?.Reopen();
+
+            int before = pool.Target;
+            if (hooks is not null && next.Pool.Workers != before)
+            {
+                hooks.Post("nworkers_changed", next.Pool.Workers, c =>
+                {
+                    c["new"] = next.Pool.Workers;
+                    c["old"] = before;
+                });
+            }
+
             if (hooks is not null)
             {
-                await hooks.CallAsync("on_reload", pool.Target).ConfigureAwait(false);
+                await hooks.CallAsync("on_reload", next.Pool.Workers).ConfigureAwait(false);
             }
 
             pool.Reload(next.Pool);
