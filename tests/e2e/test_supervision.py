@@ -82,11 +82,16 @@ def test_requests_queued_behind_a_hung_one_are_served_elsewhere(lanner):
 def test_max_requests_with_jitter_recycles_without_failing_a_request(lanner):
     server = lanner(["-w", "2", "--max-requests", "20", "--max-requests-jitter", "5", "misbehaving"])
     pids = set()
-    for _ in range(200):
+    served: list[int] = []
+    # A retiring worker serves on until its replacement is ready (capacity never dips), so how
+    # many requests it takes to see four recycles depends on how fast workers boot here.
+    for _ in range(2000):
         resp, body = server.request("GET", "/ok")
         assert resp.status == 200
         pids.add(int(body))
-    served = [int(n) for n in re.findall(r"is being replaced: it served (\d+) requests", server.output)]
+        served = [int(n) for n in re.findall(r"is being replaced: it served (\d+) requests", server.output)]
+        if len(served) >= 4:
+            break
     assert len(served) >= 4
     assert all(20 <= n <= 25 for n in served), served
     assert len(pids) >= 4  # replaced workers really left (some overlap while replacements boot)
