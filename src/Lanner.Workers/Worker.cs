@@ -277,7 +277,12 @@ public sealed class Worker : IWorkerHandle, IDisposable
                 CloseConnection();
             }
 
-            await closed.ConfigureAwait(false);
+            // The reader ends as soon as its socket is closed; bounded all the same, so that a
+            // worker can never keep the pool (and a shutdown) waiting forever.
+            if (await Task.WhenAny(closed, Task.Delay(TimeSpan.FromSeconds(5), _time)).ConfigureAwait(false) != closed)
+            {
+                WorkerLog.ReaderDidNotEnd(_log, Id, Pid);
+            }
         }
 
         List<Exchange> settled;
@@ -384,23 +389,42 @@ public sealed class Worker : IWorkerHandle, IDisposable
     /// <summary>Takes the connection the worker opened (after its Hello) and sends its configuration.</summary>
     internal void Attach(Socket socket, WorkerHello hello, ReadOnlyMemory<byte> leftover, ReadOnlySpan<byte> config)
     {
-        using FlushScope sends = FlushScope.Enter();
-        lock (_sync)
+        bool stoppedBeforeConnecting;
+        using (FlushScope.Enter())
         {
-            socket.Blocking = false;
-            _socket = socket;
-            _writer = new FrameWriter(socket, OnWriteFailed);
-            PythonVersion = hello.PythonVersion;
-            if (Pid == 0)
+            lock (_sync)
             {
-                Pid = hello.Pid;
-            }
+                socket.Blocking = false;
+                _socket = socket;
+                _writer = new FrameWriter(socket, OnWriteFailed);
+                PythonVersion = hello.PythonVersion;
+                if (Pid == 0)
+                {
+                    Pid = hello.Pid;
+                }
 
-            _state = WorkerStates.Next(_state, WorkerTrigger.Connected);
-            _writer.Write(FrameType.Config, FrameFlags.None, 0, config);
+                // Stopped (a reload, a recycle, shutdown) before it connected: it has nothing to
+                // serve, so it gets no configuration; the closed connection makes it exit.
+                stoppedBeforeConnecting = _stopRequested;
+                if (!stoppedBeforeConnecting)
+                {
+                    _state = WorkerStates.Next(_state, WorkerTrigger.Connected);
+                    _writer.Write(FrameType.Config, FrameFlags.None, 0, config);
+                }
+            }
         }
 
         _ = ReadLoopAsync(socket, leftover);
+        if (stoppedBeforeConnecting)
+        {
+            try
+            {
+                socket.Shutdown(SocketShutdown.Both);
+            }
+            catch (SocketException)
+            {
+            }
+        }
     }
 
     /// <summary>Asks the worker to finish what it holds and exit; it is killed if it takes longer than <paramref name="grace"/>.</summary>

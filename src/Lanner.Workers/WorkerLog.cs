@@ -29,6 +29,12 @@ internal static partial class WorkerLog
     [LoggerMessage(1007, LogLevel.Warning, "Refused a worker connection: {Problem}")]
     public static partial void HandshakeRefused(ILogger logger, string problem);
 
+    [LoggerMessage(1024, LogLevel.Error, "A worker connection failed unexpectedly; the worker will be replaced")]
+    public static partial void HandshakeFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(1025, LogLevel.Error, "Worker {Id} (pid {Pid}) exited but its connection's reader did not end; settling its requests anyway")]
+    public static partial void ReaderDidNotEnd(ILogger logger, int id, int pid);
+
     [LoggerMessage(1008, LogLevel.Error, "Error handling request {RequestLine} (worker {Id}, pid {Pid})\n{Traceback}")]
     public static partial void AppError(ILogger logger, string requestLine, int id, int pid, string traceback);
 

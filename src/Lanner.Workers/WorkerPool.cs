@@ -487,6 +487,12 @@ public sealed class WorkerPool : IAsyncDisposable
             WorkerLog.HandshakeRefused(_log, ex is OperationCanceledException ? "no hello in time" : ex.Message);
             socket.Dispose();
         }
+        catch (Exception ex)
+        {
+            // A bug of ours: say it, and close the connection so that the worker exits and is replaced.
+            WorkerLog.HandshakeFailed(_log, ex);
+            socket.Dispose();
+        }
     }
 
     private static byte[] EncodeConfig(PoolOptions options, string? dumpPath, string? boardPath = null)

@@ -119,8 +119,16 @@ internal sealed class Zygote : IDisposable
             socket.Blocking = false;
             _socket = socket;
             _writer = new FrameWriter(socket, _ => { });
-            State = WorkerState.Booting;
             _writer.Write(FrameType.Config, FrameFlags.None, 0, config);
+            if (_stopRequested)
+            {
+                // Stopped before it connected (a reload right after the start): it exits once booted.
+                _writer.Write(FrameType.Stop, FrameFlags.None, 0, default);
+            }
+            else
+            {
+                State = WorkerState.Booting;
+            }
         }
 
         _ = ReadLoopAsync(socket, leftover);

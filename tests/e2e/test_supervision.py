@@ -247,3 +247,29 @@ def test_requests_sent_to_a_worker_as_it_is_killed_are_served_elsewhere(lanner):
         os.kill(victim, signal.SIGKILL)
         statuses = [server.request("GET", "/ok")[0].status for _ in range(10)]
         assert statuses == [200] * 10, (round_, statuses)
+
+
+def test_a_worker_stopped_before_it_connected_leaves_at_once_and_shutdown_stays_prompt(lanner, tmp_path):
+    """A reload while the previous reload's worker is still starting stops that worker before it
+    has connected. It must leave as soon as it connects -- not serve, not linger until it is
+    killed -- and must never hold up the master's shutdown. (The interpreter here takes a second
+    to start and ignores SIGTERM meanwhile, which makes the window wide enough to hit.)"""
+    slow_python = tmp_path / "slow-python"
+    slow_python.write_text("#!/bin/sh\ntrap '' TERM\nsleep 1\nexec /usr/bin/python3 \"$@\"\n")
+    slow_python.chmod(0o755)
+    server = lanner(["-w", "1", "--python", str(slow_python), "misbehaving"])
+    assert server.request("GET", "/ok")[0].status == 200
+    server.send_signal(signal.SIGHUP)
+    server.wait_for(r"\(generation 2\)")
+    time.sleep(0.3)  # the generation-2 worker is still in its one-second start
+    server.send_signal(signal.SIGHUP)
+    server.wait_for(r"Reload complete: generation 3 serves")
+    booted = [int(p) for p in re.findall(r"Booting worker with pid: (\d+)", server.output)]
+    assert len(booted) == 3
+    server.wait_for(rf"Worker exiting \(pid: {booted[1]}\)", timeout=10)
+    wait_until(lambda: server.worker_pids() == [booted[2]], timeout=10, what="only the generation-3 worker")
+    assert server.request("GET", "/ok")[0].status == 200
+    started = time.monotonic()
+    assert server.stop() == 0
+    assert time.monotonic() - started < 10, "the shutdown waited for something"
+    assert "failed unexpectedly" not in server.output and "did not end" not in server.output, server.output

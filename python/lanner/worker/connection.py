@@ -71,6 +71,7 @@ class Connection:
         self._start = 0
         self._end = 0
         self.pending: collections.deque[Request] = collections.deque()
+        self._unrouted = False  # read_frame_blocking left frames in the buffer that nothing has routed
         self.bodies: dict[int, _Body] = {}
         self.aborted: set[int] = set()
         self.file_acks: dict[int, bool] = {}
@@ -155,6 +156,13 @@ class Connection:
             self.io_depth -= 1
 
     def _read_once(self, block: bool) -> bool:
+        if self._unrouted:
+            # Frames that came in with the configuration (a STOP sent while the worker booted):
+            # route them before waiting for more, which might never come.
+            self._unrouted = False
+            if self._start < self._end:
+                self._parse()
+                return True
         if self._end == len(self._buf):
             self._make_room(0)
         try:
@@ -179,6 +187,7 @@ class Connection:
         while True:
             got = self._next_frame()
             if got is not None:
+                self._unrouted = self._start < self._end
                 return got
             if self._end == len(self._buf):
                 self._make_room(0)
