@@ -43,6 +43,7 @@ public sealed class WorkerPool : IAsyncDisposable
     private long _nextSpawnAt;
     private long _lastMemoryCheck;
     private bool _everReady;
+    private bool _retryScheduled;
     private (int Generation, PoolOptions Options)? _reloadFrom;
     private readonly ConcurrentDictionary<WorkerExitReason, long> _exits = new();
     private long _spawned;
@@ -122,9 +123,9 @@ public sealed class WorkerPool : IAsyncDisposable
     /// <summary>Spawns, retires and stops workers so that the target of the current generation serves.</summary>
     internal void Reconcile()
     {
-        if (IsStopping)
+        if (IsStopping || _firstBoot.Task is { IsCompleted: true, Result.Succeeded: false })
         {
-            return;
+            return; // stopping, or the app cannot load at all and the server is about to exit
         }
 
         var toStop = new List<Worker>();
@@ -132,7 +133,16 @@ public sealed class WorkerPool : IAsyncDisposable
         lock (_sync)
         {
             var views = _workers.Values.Select(w => new WorkerView(w.Id, w.Generation, w.State, w.Retiring)).ToList();
-            bool mayStart = _time.GetTimestamp() >= _nextSpawnAt;
+            long now = _time.GetTimestamp();
+            bool mayStart = now >= _nextSpawnAt;
+            if (!mayStart && !_retryScheduled && PoolPlanner.Plan(views, _target, _generation, true).Spawn > 0)
+            {
+                // Backing off: come back when the back-off ends, whatever else happens meanwhile
+                // (a timer that fires a hair early must not leave the pool short for good).
+                _retryScheduled = true;
+                _ = ReconcileLaterAsync(TimeSpan.FromSeconds((double)(_nextSpawnAt - now) / _time.TimestampFrequency), retry: true);
+            }
+
             if (Options.Preload)
             {
                 // Workers are forked by the generation's zygote: start it first, spawn once it has the app.
@@ -697,11 +707,19 @@ public sealed class WorkerPool : IAsyncDisposable
         }
     }
 
-    private async Task ReconcileLaterAsync(TimeSpan delay)
+    private async Task ReconcileLaterAsync(TimeSpan delay, bool retry = false)
     {
         try
         {
             await Task.Delay(delay + TimeSpan.FromMilliseconds(1), _time, _stopping.Token).ConfigureAwait(false);
+            if (retry)
+            {
+                lock (_sync)
+                {
+                    _retryScheduled = false;
+                }
+            }
+
             Reconcile();
         }
         catch (OperationCanceledException)
