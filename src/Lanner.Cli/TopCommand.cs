@@ -77,11 +77,11 @@ internal static class TopCommand
 
         try
         {
-            StatusSnapshot first = await FetchAsync(client).ConfigureAwait(false);
+            (StatusSnapshot first, LatencyHistogram firstLatency) = await FetchAsync(client).ConfigureAwait(false);
             DateTimeOffset firstAt = DateTimeOffset.UtcNow;
             await Task.Delay(TimeSpan.FromSeconds(interval), stop.Token).ConfigureAwait(false);
-            StatusSnapshot now = await FetchAsync(client).ConfigureAwait(false);
-            Sample sample = new(first, now, (DateTimeOffset.UtcNow - firstAt).TotalSeconds, address);
+            (StatusSnapshot now, LatencyHistogram nowLatency) = await FetchAsync(client).ConfigureAwait(false);
+            Sample sample = new(first, now, (DateTimeOffset.UtcNow - firstAt).TotalSeconds, address, firstLatency, nowLatency);
             if (once)
             {
                 IAnsiConsole console = AnsiConsole.Create(new AnsiConsoleSettings
@@ -102,10 +102,11 @@ internal static class TopCommand
             {
                 while (!stop.IsCancellationRequested)
                 {
-                    StatusSnapshot before = sample.Now;
+                    Sample previous = sample;
                     DateTimeOffset at = DateTimeOffset.UtcNow;
                     await Task.Delay(TimeSpan.FromSeconds(interval), stop.Token).ConfigureAwait(false);
-                    sample = new Sample(before, await FetchAsync(client).ConfigureAwait(false), (DateTimeOffset.UtcNow - at).TotalSeconds, address);
+                    (StatusSnapshot next, LatencyHistogram latency) = await FetchAsync(client).ConfigureAwait(false);
+                    sample = new Sample(previous.Now, next, (DateTimeOffset.UtcNow - at).TotalSeconds, address, previous.NowLatency, latency);
                     live.UpdateTarget(Render(sample));
                 }
             }).ConfigureAwait(false);
@@ -142,13 +143,22 @@ internal static class TopCommand
         return new HttpClient(handler) { BaseAddress = new Uri("http://localhost/"), Timeout = TimeSpan.FromSeconds(5) };
     }
 
-    private static async Task<StatusSnapshot> FetchAsync(HttpClient client) =>
-        await client.GetFromJsonAsync<StatusSnapshot>("status", StatusJson.Options).ConfigureAwait(false)
-        ?? throw new HttpRequestException("/status answered nothing");
-
-    /// <summary>Two readings of /status, <see cref="Seconds"/> apart: rates come from their difference.</summary>
-    internal sealed record Sample(StatusSnapshot Before, StatusSnapshot Now, double Seconds, string Address)
+    private static async Task<(StatusSnapshot, LatencyHistogram)> FetchAsync(HttpClient client)
     {
+        StatusSnapshot status = await client.GetFromJsonAsync<StatusSnapshot>("status", StatusJson.Options).ConfigureAwait(false)
+            ?? throw new HttpRequestException("/status answered nothing");
+        string metrics = await client.GetStringAsync("metrics").ConfigureAwait(false);
+        return (status, LatencyHistogram.Parse(metrics));
+    }
+
+    /// <summary>Two readings of /status (and the latency histogram), <see cref="Seconds"/> apart: rates come from their difference.</summary>
+    internal sealed record Sample(StatusSnapshot Before, StatusSnapshot Now, double Seconds, string Address,
+        LatencyHistogram? BeforeLatency = null, LatencyHistogram? NowLatency = null)
+    {
+        /// <summary>A latency quantile of the requests answered between the readings, in ms; null when there were none.</summary>
+        public double? LatencyQuantileMs(double q) =>
+            BeforeLatency is null || NowLatency is null ? null : LatencyHistogram.Quantile(BeforeLatency, NowLatency, q) * 1000;
+
         public double RequestsPerSecond => Math.Max(0, Now.RequestsTotal - Before.RequestsTotal) / Seconds;
 
         /// <summary>Mean latency of the requests answered between the readings, in ms; null when there were none.</summary>
@@ -171,7 +181,8 @@ internal static class TopCommand
     {
         StatusSnapshot now = sample.Now;
         string state = now.Draining ? "[yellow]draining[/]" : "[green]serving[/]";
-        string latency = sample.MeanLatencyMs is { } ms ? ms.ToString("0.0", CultureInfo.InvariantCulture) + " ms" : "-";
+        static string Ms(double? ms) => ms is { } v ? v.ToString("0.0", CultureInfo.InvariantCulture) + " ms" : "-";
+        string latency = $"{Ms(sample.MeanLatencyMs)}  p50 {Ms(sample.LatencyQuantileMs(0.5))}  p99 {Ms(sample.LatencyQuantileMs(0.99))}";
         var summary = new Markup(
             $"lanner pid {now.Pid} at {Markup.Escape(sample.Address)}  {state}  up {Duration(now.UptimeSeconds)}  "
             + $"workers {now.Workers.Count(w => w.State == "ready")}/{now.Target} ready  generation {now.Generation}  queue {now.Queue}\n"

@@ -40,7 +40,9 @@ public class TopCommandTests
         var sample = new TopCommand.Sample(
             Status(100, 1.0, Worker(1, 60), Worker(2, 40)),
             Status(300, 3.0, Worker(1, 160, "GET /slow [ab12]", 4.2), Worker(2, 140)),
-            2.0, "127.0.0.1:9000");
+            2.0, "127.0.0.1:9000",
+            new LatencyHistogram([(0.005, 100), (0.01, 100), (double.PositiveInfinity, 100)]),
+            new LatencyHistogram([(0.005, 200), (0.01, 300), (double.PositiveInfinity, 300)]));
         var console = new TestConsole().Width(160);
 
         console.Write(TopCommand.Render(sample));
@@ -50,7 +52,8 @@ public class TopCommandTests
         Assert.Contains("up 1h02m", text);
         Assert.Contains("workers 2/2 ready", text);
         Assert.Contains("queue 3", text);
-        Assert.Contains("rate 100.0/s  mean latency 10.0 ms", text);
+        // 200 requests since: 100 under 5 ms, 100 between 5 and 10 ms.
+        Assert.Contains("rate 100.0/s  mean latency 10.0 ms  p50 5.0 ms  p99 9.9 ms", text);
         string[] rows = text.Split('\n');
         string first = Assert.Single(rows, r => r.Contains("1001"));
         Assert.Contains("GET /slow [ab12]", first);

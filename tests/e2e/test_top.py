@@ -41,8 +41,9 @@ def test_top_once_shows_each_worker_with_its_current_request_and_the_request_rat
     assert "\x1b[" not in out  # a pipe gets plain text
     summary = re.search(r"lanner pid (\d+) at 127\.0\.0\.1:\d+  serving .* workers 2/2 ready", out)
     assert summary and int(summary.group(1)) == server.proc.pid, out
-    rate = re.search(r"requests (\d+)  rate ([\d.]+)/s  mean latency ([\d.]+) ms", out)
+    rate = re.search(r"requests (\d+)  rate ([\d.]+)/s  mean latency ([\d.]+) ms  p50 ([\d.]+) ms  p99 ([\d.]+) ms", out)
     assert rate and int(rate.group(1)) >= 6 and float(rate.group(2)) > 0, out
+    assert 0 < float(rate.group(4)) <= float(rate.group(5)), out  # quantiles from /metrics' histogram
     rows = {int(m.group(1)): m.group(0) for m in re.finditer(r"^\s+\d+\s+(\d+)\s+ready\s+1\s+.*$", out, re.M)}
     assert set(rows) == server_pids, out
     busy_rows = [row for row in rows.values() if "GET /sleep?s=4 [" in row]
