@@ -260,7 +260,7 @@ public sealed class Worker : IWorkerHandle, IDisposable
         WorkerLog.Booting(_log, Pid);
         if (_process is not null && _process.StartInfo.RedirectStandardOutput)
         {
-            CaptureOutput(_process);
+            CaptureOutput(_process, _log, Id, Pid);
         }
 
         int exitCode = await process.Exit.ConfigureAwait(false);
@@ -321,13 +321,14 @@ public sealed class Worker : IWorkerHandle, IDisposable
         }
     }
 
-    private void CaptureOutput(Process process)
+    /// <summary>--capture-output: the process's stdout and stderr to the log, line by line, tagged with the worker.</summary>
+    internal static void CaptureOutput(Process process, ILogger log, int id, int pid)
     {
         void Log(object sender, DataReceivedEventArgs e)
         {
             if (e.Data is not null)
             {
-                WorkerLog.Output(_log, Id, Pid, e.Data);
+                WorkerLog.Output(log, id, pid, e.Data);
             }
         }
 

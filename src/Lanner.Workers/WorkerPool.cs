@@ -140,7 +140,7 @@ public sealed class WorkerPool : IAsyncDisposable
                 // Backing off: come back when the back-off ends, whatever else happens meanwhile
                 // (a timer that fires a hair early must not leave the pool short for good).
                 _retryScheduled = true;
-                _ = ReconcileLaterAsync(TimeSpan.FromSeconds((double)(_nextSpawnAt - now) / _time.TimestampFrequency), retry: true);
+                _ = ReconcileWhenBackOffEndsAsync(TimeSpan.FromSeconds((double)(_nextSpawnAt - now) / _time.TimestampFrequency));
             }
 
             if (Options.Preload)
@@ -575,18 +575,9 @@ public sealed class WorkerPool : IAsyncDisposable
                 return;
             }
 
-            if (_reloadFrom is { } previous && worker.Generation == _generation)
+            if (_reloadFrom is not null && worker.Generation == _generation)
             {
-                // The new code does not load: go back to the workers that serve.
-                WorkerLog.ReloadFailed(_log, error.Message, traceback);
-                _generation = previous.Generation;
-                Options = previous.Options;
-                _target = previous.Options.Workers;
-                _reloadFrom = null;
-                foreach (Worker w in _workers.Values)
-                {
-                    w.Retiring = w.Generation != _generation;
-                }
+                RollBackReloadLocked(error.Message, traceback);
             }
             else if (worker.Generation == _generation)
             {
@@ -597,7 +588,25 @@ public sealed class WorkerPool : IAsyncDisposable
         Reconcile();
     }
 
-    /// <summary>A worker of the current generation died before serving: back off before the next spawn.</summary>
+    /// <summary>The new code does not load: go back to the generation that serves.</summary>
+    private void RollBackReloadLocked(string message, string traceback)
+    {
+        (int generation, PoolOptions options) = _reloadFrom!.Value;
+        WorkerLog.ReloadFailed(_log, message, traceback);
+        _generation = generation;
+        Options = options;
+        _target = options.Workers;
+        _reloadFrom = null;
+        foreach (Worker w in _workers.Values)
+        {
+            w.Retiring = w.Generation != _generation;
+        }
+    }
+
+    /// <summary>
+    /// A worker of the current generation died before serving: back off before the next spawn.
+    /// (The Reconcile that follows every caller schedules the spawn for when the back-off ends.)
+    /// </summary>
     private void CountBootFailureLocked(Worker worker, string detail) => CountBootFailureLocked(worker.Id, worker.Pid, detail);
 
     private void CountBootFailureLocked(int id, int pid, string detail)
@@ -606,7 +615,6 @@ public sealed class WorkerPool : IAsyncDisposable
         TimeSpan delay = Supervision.Backoff(failures);
         _nextSpawnAt = _time.GetTimestamp() + (long)(delay.TotalSeconds * _time.TimestampFrequency);
         WorkerLog.CrashLoop(_log, id, pid, failures, delay.TotalSeconds, detail.Length == 0 ? "" : ": " + detail);
-        _ = ReconcileLaterAsync(delay);
     }
 
     internal void OnZygoteReady(Zygote zygote) => Reconcile();
@@ -626,17 +634,9 @@ public sealed class WorkerPool : IAsyncDisposable
                 return;
             }
 
-            if (_reloadFrom is { } previous && zygote.Generation == _generation)
+            if (_reloadFrom is not null && zygote.Generation == _generation)
             {
-                WorkerLog.ReloadFailed(_log, error.Message, traceback);
-                _generation = previous.Generation;
-                Options = previous.Options;
-                _target = previous.Options.Workers;
-                _reloadFrom = null;
-                foreach (Worker w in _workers.Values)
-                {
-                    w.Retiring = w.Generation != _generation;
-                }
+                RollBackReloadLocked(error.Message, traceback);
             }
             else if (zygote.Generation == _generation)
             {
@@ -707,17 +707,14 @@ public sealed class WorkerPool : IAsyncDisposable
         }
     }
 
-    private async Task ReconcileLaterAsync(TimeSpan delay, bool retry = false)
+    private async Task ReconcileWhenBackOffEndsAsync(TimeSpan delay)
     {
         try
         {
             await Task.Delay(delay + TimeSpan.FromMilliseconds(1), _time, _stopping.Token).ConfigureAwait(false);
-            if (retry)
+            lock (_sync)
             {
-                lock (_sync)
-                {
-                    _retryScheduled = false;
-                }
+                _retryScheduled = false;
             }
 
             Reconcile();

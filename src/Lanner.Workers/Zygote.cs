@@ -71,18 +71,7 @@ internal sealed class Zygote : IDisposable
         if (_process is not null && startInfo.RedirectStandardOutput)
         {
             // Forked workers inherit these pipes: their lines arrive here (tagged with the zygote).
-            void Log(object sender, DataReceivedEventArgs e)
-            {
-                if (e.Data is not null)
-                {
-                    WorkerLog.Output(_log, Id, Pid, e.Data);
-                }
-            }
-
-            _process.OutputDataReceived += Log;
-            _process.ErrorDataReceived += Log;
-            _process.BeginOutputReadLine();
-            _process.BeginErrorReadLine();
+            Worker.CaptureOutput(_process, _log, Id, Pid);
         }
         int code = await process.Exit.ConfigureAwait(false);
         lock (_sync)

@@ -87,7 +87,7 @@ public static partial class LannerServer
             return ExitCodes.Error;
         }
 
-        var errorLog = new LineLoggerProvider(errorWriter, options.Logs.ErrorLog == "-" && GunicornConsoleFormatter.Colored);
+        var errorLog = new LineLoggerProvider(errorWriter, options.Logs.ErrorLog == "-" && GunicornLogLine.Colored);
         try
         {
             certificate = LoadCertificate(options.Listen);

@@ -30,8 +30,8 @@ internal sealed class LineLoggerProvider(LineWriter writer, bool colored) : ILog
                 message += Environment.NewLine + exception;
             }
 
-            int pid = GunicornConsoleFormatter.PidFor(eventId, state);
-            writer.Write(GunicornConsoleFormatter.Format(GunicornConsoleFormatter.Clock.GetLocalNow(), pid, logLevel, message, colored).TrimEnd('\n', '\r'));
+            int pid = GunicornLogLine.PidFor(eventId, state);
+            writer.Write(GunicornLogLine.Format(DateTimeOffset.Now, pid, logLevel, message, colored));
         }
     }
 }

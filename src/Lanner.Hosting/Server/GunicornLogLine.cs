@@ -1,6 +1,4 @@
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Logging.Console;
 
 namespace Lanner.Hosting.Server;
 
@@ -9,31 +7,9 @@ namespace Lanner.Hosting.Server;
 /// <c>[2024-01-31 12:00:00 +0000] [1234] [INFO] Listening at: http://127.0.0.1:8000 (1234)</c>.
 /// Worker lifecycle lines carry the worker's pid in the second field, as in gunicorn.
 /// </summary>
-internal sealed class GunicornConsoleFormatter : ConsoleFormatter
+internal static class GunicornLogLine
 {
-    public const string FormatterName = "gunicorn";
-
     private static readonly int MasterPid = Environment.ProcessId;
-
-    public GunicornConsoleFormatter()
-        : base(FormatterName)
-    {
-    }
-
-    /// <summary>Replaced in tests; the local time zone otherwise.</summary>
-    internal static TimeProvider Clock { get; set; } = TimeProvider.System;
-
-    public override void Write<TState>(in LogEntry<TState> logEntry, Microsoft.Extensions.Logging.IExternalScopeProvider? scopeProvider, TextWriter textWriter)
-    {
-        string message = logEntry.Formatter(logEntry.State, logEntry.Exception);
-        if (logEntry.Exception is not null)
-        {
-            message = message + Environment.NewLine + logEntry.Exception;
-        }
-
-        int pid = PidFor(logEntry.EventId, logEntry.State);
-        textWriter.Write(Format(Clock.GetLocalNow(), pid, logEntry.LogLevel, message, Colored));
-    }
 
     /// <summary>The pid a line carries: the worker's for the lines gunicorn writes from the worker itself.</summary>
     internal static int PidFor<TState>(EventId eventId, TState state)
@@ -62,7 +38,7 @@ internal sealed class GunicornConsoleFormatter : ConsoleFormatter
         string offset = (time.Offset < TimeSpan.Zero ? "-" : "+") + time.Offset.ToString("hhmm", System.Globalization.CultureInfo.InvariantCulture);
         if (!colored)
         {
-            return $"[{time:yyyy-MM-dd HH:mm:ss} {offset}] [{pid}] [{LevelName(level)}] {message}{Environment.NewLine}";
+            return $"[{time:yyyy-MM-dd HH:mm:ss} {offset}] [{pid}] [{LevelName(level)}] {message}";
         }
 
         string color = level switch
@@ -75,7 +51,7 @@ internal sealed class GunicornConsoleFormatter : ConsoleFormatter
         };
         const string Dim = "\u001b[2m";
         const string Reset = "\u001b[0m";
-        return $"{Dim}[{time:yyyy-MM-dd HH:mm:ss} {offset}] [{pid}]{Reset} {color}[{LevelName(level)}]{Reset} {message}{Environment.NewLine}";
+        return $"{Dim}[{time:yyyy-MM-dd HH:mm:ss} {offset}] [{pid}]{Reset} {color}[{LevelName(level)}]{Reset} {message}";
     }
 
     private static string LevelName(LogLevel level) => level switch
