@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import marshal
 import os
 import signal
@@ -37,7 +38,7 @@ def main() -> None:
 
     # Ctrl-C in a terminal reaches the whole process group; the master decides how to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
+    with _exit_on_connection_failure(worker_id):
         conn = connect(path, token, worker_id, "zygote" if role == "zygote" else "wsgi")
         config = read_config(conn)
         booted = _boot(conn, config, worker_id, zygote=role == "zygote")
@@ -50,12 +51,19 @@ def main() -> None:
             run_zygote(conn, app, path, token, hooks)
         else:
             serve(conn, app, config, hooks)
+    sys.exit(EXIT_OK)
+
+
+@contextlib.contextmanager
+def _exit_on_connection_failure(worker_id: int):
+    """The master gone, or speaking nonsense: exit at once with the code that says which."""
+    try:
+        yield
     except ConnectionLost:
         os._exit(EXIT_MASTER_GONE)
     except ProtocolError as exc:
         sys.stderr.write(f"lanner worker {worker_id} (pid {os.getpid()}): protocol error: {exc}\n")
         os._exit(EXIT_PROTOCOL)
-    sys.exit(EXIT_OK)
 
 
 def connect(path: str, token: str, worker_id: int, interface: str) -> Connection:
@@ -100,7 +108,7 @@ def serve(conn: Connection, app, config: dict, hooks=None) -> None:
 
 def run_forked(path: str, token: str, worker_id: int, app, hooks=None) -> None:
     """In a worker forked by the zygote: the app is already loaded; connect and serve."""
-    try:
+    with _exit_on_connection_failure(worker_id):
         conn = connect(path, token, worker_id, "wsgi")
         config = read_config(conn)
         _enable_stack_dumps(config.get("dump_path"))
@@ -118,11 +126,6 @@ def run_forked(path: str, token: str, worker_id: int, app, hooks=None) -> None:
             hooks.install_signal_hooks()
         conn.send_frame(P.READY, 0, 0, b"")
         serve(conn, app, config, hooks)
-    except ConnectionLost:
-        os._exit(EXIT_MASTER_GONE)
-    except ProtocolError as exc:
-        sys.stderr.write(f"lanner worker {worker_id} (pid {os.getpid()}): protocol error: {exc}\n")
-        os._exit(EXIT_PROTOCOL)
 
 
 def _enable_stack_dumps(path: str | None) -> None:
