@@ -26,8 +26,10 @@ VENV_PYTHON = str(ROOT / ".venv" / "bin" / "python")
 class Server:
     """One running `lanner` process and everything it printed."""
 
-    def __init__(self, args: list[str], cwd: Path, env: dict | None = None, bind: str | None = "127.0.0.1:0") -> None:
-        full = [LANNER] + (["-b", bind] if bind else []) + args
+    def __init__(self, args: list[str], cwd: Path, env: dict | None = None, bind: str | None = "127.0.0.1:0",
+                 command: list[str] | None = None) -> None:
+        """``command`` runs another server the same way (gunicorn, to compare with); lanner by default."""
+        full = (command or [LANNER]) + (["-b", bind] if bind else []) + args
         self.args = full
         self.lines: list[str] = []
         self._cond = threading.Condition()
@@ -73,8 +75,8 @@ class Server:
             return len(self.lines)
 
     def started(self) -> "Server":
-        m = self.wait_for(r"Listening at: \S*?:(\d+)")
-        self.port = int(m.group(1))
+        m = self.wait_for(r"Listening at: (?:unix:|\S*?:(\d+))")
+        self.port = int(m.group(1)) if m.group(1) else 0
         return self
 
     def url(self, path: str = "/") -> str:

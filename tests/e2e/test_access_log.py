@@ -17,14 +17,13 @@ import re
 import signal
 import socket
 import subprocess
-import threading
 import time
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
 
-from serverkit import APPS, LANNER
+from serverkit import APPS, LANNER, Server
 
 GUNICORN_PYTHON = "/usr/bin/python3"  # Debian's, with Debian's gunicorn 20.1
 APP = "access_log_app:app"
@@ -43,59 +42,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class Gunicorn:
-    """gunicorn from Debian, one sync worker, in its own process group; killed by the fixture."""
-
-    def __init__(self, args: list[str], cwd: Path, bind: str | None = None) -> None:
-        self.port = 0 if bind else free_port()
-        self.bind = bind or f"127.0.0.1:{self.port}"
-        self.lines: list[str] = []
-        self._cond = threading.Condition()
-        env = {**os.environ, "LC_ALL": "C.UTF-8"}  # logging writes the file in the locale's encoding
-        env.pop("PYTHONPATH", None)
-        self.proc = subprocess.Popen(
-            [GUNICORN_PYTHON, "-m", "gunicorn", "-b", self.bind, "-w", "1", *args],
-            cwd=str(cwd), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            start_new_session=True,
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            with self._cond:
-                self.lines.append(line.rstrip("\n"))
-                self._cond.notify_all()
-        with self._cond:
-            self._cond.notify_all()
-
-    def started(self, timeout: float = 30.0) -> "Gunicorn":
-        """Waits for "Listening at"; requests sent before its worker booted wait in the backlog."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not any("Listening at:" in line for line in self.lines):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not self._reader.is_alive():
-                    raise AssertionError("gunicorn did not start:\n" + "\n".join(self.lines))
-                self._cond.wait(min(remaining, 0.5))
-        return self
-
-    def kill(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.proc.wait(10)
-        self._reader.join(5)
-
-
 @pytest.fixture
 def gunicorn():
-    started: list[Gunicorn] = []
+    """gunicorn from Debian, one sync worker, in its own process group; killed afterwards."""
+    started: list[Server] = []
 
-    def start(args: list[str], cwd: Path = APPS, bind: str | None = None) -> Gunicorn:
-        g = Gunicorn(args, cwd, bind)
+    def start(args: list[str], cwd: Path = APPS, bind: str | None = None) -> Server:
+        # LC_ALL: gunicorn's logging writes the file in the locale's encoding.
+        g = Server(["-w", "1", *args], cwd, env={"LC_ALL": "C.UTF-8", "PYTHONPATH": ""},
+                   bind=bind or f"127.0.0.1:{free_port()}", command=[GUNICORN_PYTHON, "-m", "gunicorn"])
         started.append(g)
         return g.started()
 
