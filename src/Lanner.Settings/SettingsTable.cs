@@ -43,7 +43,7 @@ public static partial class SettingsTable
         [
             Config, WsgiApp,
             Bind, Backlog, ControlBind,
-            Workers, WorkerClass, Threads, WorkerConnections, MaxRequests, MaxRequestsJitter, MaxWorkerMemory, Timeout,
+            Workers, WorkerClass, Threads, CpuScheduling, WorkerConnections, MaxRequests, MaxRequestsJitter, MaxWorkerMemory, Timeout,
             GracefulTimeout, KeepAlive, MaxQueue, QueueTimeout, Preload, CaptureOutput,
             Chdir, PythonPath, Python, RawEnv, Paste, RawPasteGlobalConf,
             Static, Media, Sendfile,

@@ -12,6 +12,9 @@ public sealed record PoolOptions
     /// <summary>Requests each worker runs at once (gunicorn's --threads).</summary>
     public int Threads { get; init; } = 1;
 
+    /// <summary>The CPU scheduling policy of the master and the workers: "batch" (SCHED_BATCH) or "normal" (--cpu-scheduling).</summary>
+    public string Scheduling { get; init; } = "batch";
+
     /// <summary>The interpreter the workers run.</summary>
     public required string PythonExecutable { get; init; }
 

@@ -514,6 +514,7 @@ public sealed class WorkerPool : IAsyncDisposable
             ["chdir"] = options.Chdir,
             ["pythonpath"] = options.PythonPath.Cast<object?>().ToList(),
             ["threads"] = options.Threads,
+            ["scheduling"] = options.Scheduling,
             ["workers"] = options.Workers,
             ["script_name"] = options.ScriptName,
             ["env"] = options.Environment.ToDictionary(kv => kv.Key, kv => (object?)kv.Value),

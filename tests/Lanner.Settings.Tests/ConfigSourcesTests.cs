@@ -6,6 +6,7 @@ public class ConfigSourcesTests
     [Theory]
     [InlineData("LANNER_WORKERS", "many", "$LANNER_WORKERS: --workers: invalid value 'many' (expected a positive integer)")]
     [InlineData("LANNER_PRELOAD_APP", "maybe", "$LANNER_PRELOAD_APP: --preload: invalid value 'maybe' (expected true or false)")]
+    [InlineData("LANNER_CPU_SCHEDULING", "fifo", "$LANNER_CPU_SCHEDULING: --cpu-scheduling: invalid value 'fifo' (expected batch or normal)")]
     public void BadVariable_IsNamedInTheError(string variable, string value, string message)
     {
         var ex = Assert.Throws<SettingException>(() =>

@@ -273,3 +273,42 @@ def test_a_worker_stopped_before_it_connected_leaves_at_once_and_shutdown_stays_
     assert server.stop() == 0
     assert time.monotonic() - started < 10, "the shutdown waited for something"
     assert "failed unexpectedly" not in server.output and "did not end" not in server.output, server.output
+
+
+def descendants(pid):
+    """Every process below pid (workers, a zygote and the workers it forked)."""
+    found, todo = [], [pid]
+    while todo:
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(todo.pop())], capture_output=True, text=True).stdout
+        children = [int(p) for p in out.split()]
+        found += children
+        todo += children
+    return found
+
+
+@pytest.mark.parametrize("args, policy", [
+    ([], os.SCHED_BATCH),
+    (["--preload"], os.SCHED_BATCH),
+    (["--cpu-scheduling", "normal"], os.SCHED_OTHER),
+], ids=["default", "preload", "normal"])
+def test_every_thread_of_the_master_and_the_workers_runs_with_the_chosen_scheduling_policy(lanner, args, policy):
+    server = lanner(["-w", "2", "--threads", "2", *args, "hello:app"])
+    assert server.request("GET", "/")[0].status == 200
+    wait_until(lambda: len(descendants(server.proc.pid)) >= 2, what="two workers")
+    threads = [(pid, int(tid)) for pid in descendants(server.proc.pid) for tid in os.listdir(f"/proc/{pid}/task")]
+    assert len(threads) >= 6  # two workers, each a main thread and two request threads at least
+    assert {tid: os.sched_getscheduler(tid) for _pid, tid in threads} == {tid: policy for _pid, tid in threads}
+
+    def master_policies():
+        policies = {}
+        for tid in os.listdir(f"/proc/{server.proc.pid}/task"):
+            try:
+                policies[int(tid)] = os.sched_getscheduler(int(tid))
+            except ProcessLookupError:  # a thread that just ended
+                pass
+        return policies
+
+    # Threads the master starts later are switched within a second.
+    wait_until(lambda: set(master_policies().values()) == {policy}, timeout=10, what=f"every master thread with policy {policy}")
+    assert len(master_policies()) > 1
+

@@ -41,6 +41,7 @@ def main() -> None:
     with _exit_on_connection_failure(worker_id):
         conn = connect(path, token, worker_id, "zygote" if role == "zygote" else "wsgi")
         config = read_config(conn)
+        apply_scheduling(config.get("scheduling"), worker_id)
         booted = _boot(conn, config, worker_id, zygote=role == "zygote")
         if booted is None:
             sys.exit(EXIT_BOOT_ERROR)
@@ -85,6 +86,19 @@ def connect(path: str, token: str, worker_id: int, interface: str) -> Connection
     }
     conn.send_frame(P.HELLO, 0, 0, marshal.dumps(hello))  # ConnectionLost from here on: the master is gone
     return conn
+
+
+def apply_scheduling(policy: str | None, worker_id: int) -> None:
+    """--cpu-scheduling batch: SCHED_BATCH, so that this worker, when a request wakes it, does not
+    pre-empt the master or another worker (docs/decisions/0004-cpu-scheduling.md). The master's
+    children inherit it already; set here too, before the app is imported, so that every thread
+    the app starts, and every child a zygote forks, has it whoever started this interpreter."""
+    if policy != "batch" or not hasattr(os, "SCHED_BATCH"):
+        return
+    try:
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+    except OSError as exc:
+        sys.stderr.write(f"lanner worker {worker_id}: cannot switch to SCHED_BATCH ({exc}); the normal policy stays\n")
 
 
 def read_config(conn: Connection) -> dict:

@@ -183,6 +183,12 @@ public static partial class LannerServer
             return failed;
         }
 
+        using CpuScheduling? scheduling = CpuScheduling.Start(options.Pool.Scheduling, out string? schedulingError);
+        if (schedulingError is not null)
+        {
+            ServerLog.SchedulingFailed(log, schedulingError);
+        }
+
         ServerLog.Listening(log, string.Join(",", ListeningAddresses(app)), Environment.ProcessId);
         ServerLog.UsingWorker(log, options.Pool.Threads > 1 ? "gthread" : "sync");
         await using ControlServer? control = options.ControlBind is { } controlBind ? new ControlServer(controlBind, telemetry!, pool, dispatcher) : null;

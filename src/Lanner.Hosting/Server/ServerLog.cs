@@ -61,4 +61,7 @@ internal static partial class ServerLog
 
     [LoggerMessage(3018, LogLevel.Error, "Cannot open the {Which} log {Path}: {Problem}")]
     public static partial void LogFileFailed(ILogger logger, string which, string path, string problem);
+
+    [LoggerMessage(3019, LogLevel.Warning, "--cpu-scheduling batch: {Error}; the master keeps its normal policy")]
+    public static partial void SchedulingFailed(ILogger logger, string error);
 }

@@ -169,6 +169,7 @@ public sealed record ServerOptions
             {
                 Workers = settings.Get(SettingsTable.Workers),
                 Threads = settings.Get(SettingsTable.Threads),
+                Scheduling = settings.Get(SettingsTable.CpuScheduling),
                 PythonExecutable = python,
                 WorkerPackagePath = launch.WorkerPackagePath,
                 AppSpec = app,

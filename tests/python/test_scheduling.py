@@ -1,0 +1,46 @@
+"""--cpu-scheduling: the worker switches itself to SCHED_BATCH before it imports the app."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from workerkit import ROOT
+
+from lanner.worker import main as worker_main
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux scheduling policies")
+
+
+def policy_after(policy):
+    """The policy of a fresh interpreter, and of a thread it starts, after apply_scheduling(policy)."""
+    code = (
+        "import os, sys, threading\n"
+        "from lanner.worker.main import apply_scheduling\n"
+        f"apply_scheduling({policy!r}, 1)\n"
+        "seen = []\n"
+        "t = threading.Thread(target=lambda: seen.append(os.sched_getscheduler(0))); t.start(); t.join()\n"
+        "print(os.sched_getscheduler(0), seen[0])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(ROOT / "python")},
+                         capture_output=True, text=True, check=True).stdout
+    return [int(v) for v in out.split()]
+
+
+def test_batch_applies_to_the_worker_and_the_threads_it_starts():
+    assert policy_after("batch") == [os.SCHED_BATCH, os.SCHED_BATCH]
+
+
+@pytest.mark.parametrize("policy", ["normal", None])
+def test_normal_or_absent_leaves_the_policy_alone(policy):
+    assert policy_after(policy) == [os.SCHED_OTHER, os.SCHED_OTHER]
+
+
+def test_a_refused_switch_is_said_and_the_worker_goes_on(monkeypatch, capsys):
+    def refuse(*_args):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(worker_main.os, "sched_setscheduler", refuse)
+    worker_main.apply_scheduling("batch", 3)
+    assert "lanner worker 3: cannot switch to SCHED_BATCH ([Errno 1] Operation not permitted); the normal policy stays" in capsys.readouterr().err
