@@ -13,13 +13,14 @@ if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLET
     Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
 }
 
-// One socket thread per four cores: the master's work is a fraction of the Python workers', and
-// fewer threads mean fewer context switches (measured on 2 cores: one thread serves hello-world
-// as fast as two, with a better p99, and leaves more CPU to Django).
+// One socket thread per two cores: the master's work is a fraction of the Python workers', and
+// fewer threads mean fewer context switches. Measured on 2 cores with the master and workers as
+// SCHED_BATCH: two threads serve hello-world 11% faster than one, with a better p99, and Django
+// as fast (docs/decisions/0002-inline-io.md).
 if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT") is null)
 {
     Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT",
-        Math.Max(1, Environment.ProcessorCount / 4).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Math.Max(1, Environment.ProcessorCount / 2).ToString(System.Globalization.CultureInfo.InvariantCulture));
 }
 
 string version = typeof(CommandLine).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";

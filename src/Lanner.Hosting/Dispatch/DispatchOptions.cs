@@ -16,10 +16,12 @@ public sealed record DispatchOptions
     /// Requests a busy worker may hold queued behind each running one, for fast apps: the worker
     /// never waits for the round trip through the master, and reads its requests in batches.
     /// Measured on 2 cores, 2 workers, wrk -c64 (requests/s): depth 1: hello 45k, Django 10.5k;
-    /// 2: 47k, 11.6k; 8: 59-65k, 12.7k; 16: as 8 with a worse p99. Requests behind one that turns
-    /// slow are reclaimed (<see cref="ReclaimAfter"/>), so depth costs no head-of-line blocking.
+    /// 2: 47k, 11.6k; 8: 59-65k, 12.7k. Since the master runs as SCHED_BATCH it comes back to a
+    /// worker less often, and the worker needs more queued to last until then: Django 13.1-13.5k
+    /// at depth 8, 14.4k at 16 (docs/decisions/0003-pipeline-depth.md). Requests behind one that
+    /// turns slow are reclaimed (<see cref="ReclaimAfter"/>), so depth costs no head-of-line blocking.
     /// </summary>
-    public int PipelineDepth { get; init; } = 8;
+    public int PipelineDepth { get; init; } = 16;
 
     /// <summary>
     /// Pipelining is used only while a worker's requests take less than this on average: for slow
