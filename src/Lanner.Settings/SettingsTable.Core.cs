@@ -116,7 +116,7 @@ public static partial class SettingsTable
             _ => throw new FormatException(),
         },
         "The Linux CPU scheduling policy of the master and the workers. batch (SCHED_BATCH): a process that wakes up does not pre-empt one that is running, so the master handles what has piled up in one go instead of interrupting the app for every request and response. normal: they keep the policy they were started with. Either way each gets its fair share of the CPU.",
-        "batch: measured on 2 cores, more requests/s and a lower p99 on Django and on a small app (docs/decisions/0004-cpu-scheduling.md).",
+        "batch: measured on 2 cores, 10-15% more requests/s on Django and on a small app, and a lower p99 on Django (docs/decisions/0004-cpu-scheduling.md).",
         metaVar: "POLICY")
     { FromGunicorn = false };
 
