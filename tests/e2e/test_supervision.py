@@ -11,7 +11,7 @@ import time
 import pytest
 
 from loadkit import Load
-from serverkit import APPS
+from serverkit import APPS, LANNER, Server
 
 
 def pids_alive(pids):
@@ -286,29 +286,33 @@ def descendants(pid):
     return found
 
 
-@pytest.mark.parametrize("args, policy", [
-    ([], os.SCHED_BATCH),
-    (["--preload"], os.SCHED_BATCH),
-    (["--cpu-scheduling", "normal"], os.SCHED_OTHER),
-], ids=["default", "preload", "normal"])
-def test_every_thread_of_the_master_and_the_workers_runs_with_the_chosen_scheduling_policy(lanner, args, policy):
-    server = lanner(["-w", "2", "--threads", "2", *args, "hello:app"])
-    assert server.request("GET", "/")[0].status == 200
-    wait_until(lambda: len(descendants(server.proc.pid)) >= 2, what="two workers")
-    threads = [(pid, int(tid)) for pid in descendants(server.proc.pid) for tid in os.listdir(f"/proc/{pid}/task")]
-    assert len(threads) >= 6  # two workers, each a main thread and two request threads at least
-    assert {tid: os.sched_getscheduler(tid) for _pid, tid in threads} == {tid: policy for _pid, tid in threads}
+@pytest.mark.parametrize("prefix, args, policy", [
+    ([], [], os.SCHED_BATCH),
+    ([], ["--preload"], os.SCHED_BATCH),
+    ([], ["--cpu-scheduling", "normal"], os.SCHED_OTHER),
+    (["chrt", "--idle", "0"], [], os.SCHED_IDLE),  # an operator's choice (chrt, systemd) is left alone
+], ids=["default", "preload", "normal", "started-idle"])
+def test_every_thread_of_the_master_and_the_workers_runs_with_the_chosen_scheduling_policy(prefix, args, policy):
+    server = Server(["-w", "2", "--threads", "2", *args, "hello:app"], APPS, command=[*prefix, LANNER])
+    try:
+        server.started()
+        assert server.request("GET", "/")[0].status == 200
+        wait_until(lambda: len(descendants(server.proc.pid)) >= 2, what="two workers")
+        threads = [int(tid) for pid in descendants(server.proc.pid) for tid in os.listdir(f"/proc/{pid}/task")]
+        assert len(threads) >= 6  # two workers, each a main thread and two request threads at least
+        assert {tid: os.sched_getscheduler(tid) for tid in threads} == {tid: policy for tid in threads}
 
-    def master_policies():
-        policies = {}
-        for tid in os.listdir(f"/proc/{server.proc.pid}/task"):
-            try:
-                policies[int(tid)] = os.sched_getscheduler(int(tid))
-            except ProcessLookupError:  # a thread that just ended
-                pass
-        return policies
+        def master_policies():
+            policies = {}
+            for tid in os.listdir(f"/proc/{server.proc.pid}/task"):
+                try:
+                    policies[int(tid)] = os.sched_getscheduler(int(tid))
+                except ProcessLookupError:  # a thread that just ended
+                    pass
+            return policies
 
-    # Threads the master starts later are switched within a second.
-    wait_until(lambda: set(master_policies().values()) == {policy}, timeout=10, what=f"every master thread with policy {policy}")
-    assert len(master_policies()) > 1
-
+        # Threads the master starts later are switched within a second.
+        wait_until(lambda: set(master_policies().values()) == {policy}, timeout=10, what=f"every master thread with policy {policy}")
+        assert len(master_policies()) > 1
+    finally:
+        server.kill()

@@ -13,8 +13,9 @@ from lanner.worker import main as worker_main
 pytestmark = pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux scheduling policies")
 
 
-def policy_after(policy):
-    """The policy of a fresh interpreter, and of a thread it starts, after apply_scheduling(policy)."""
+def policy_after(policy, started_with=None):
+    """The policy of a fresh interpreter (started with the policy `started_with`, if given), and
+    of a thread it starts, after apply_scheduling(policy)."""
     code = (
         "import os, sys, threading\n"
         "from lanner.worker.main import apply_scheduling\n"
@@ -23,8 +24,12 @@ def policy_after(policy):
         "t = threading.Thread(target=lambda: seen.append(os.sched_getscheduler(0))); t.start(); t.join()\n"
         "print(os.sched_getscheduler(0), seen[0])\n"
     )
+    def start_with():
+        if started_with is not None:
+            os.sched_setscheduler(0, started_with, os.sched_param(0))
+
     out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(ROOT / "python")},
-                         capture_output=True, text=True, check=True).stdout
+                         capture_output=True, text=True, check=True, preexec_fn=start_with).stdout
     return [int(v) for v in out.split()]
 
 
@@ -35,6 +40,10 @@ def test_batch_applies_to_the_worker_and_the_threads_it_starts():
 @pytest.mark.parametrize("policy", ["normal", None])
 def test_normal_or_absent_leaves_the_policy_alone(policy):
     assert policy_after(policy) == [os.SCHED_OTHER, os.SCHED_OTHER]
+
+
+def test_batch_leaves_a_policy_chosen_by_whoever_started_the_worker():
+    assert policy_after("batch", started_with=os.SCHED_IDLE) == [os.SCHED_IDLE, os.SCHED_IDLE]
 
 
 def test_a_refused_switch_is_said_and_the_worker_goes_on(monkeypatch, capsys):

@@ -96,6 +96,8 @@ def apply_scheduling(policy: str | None, worker_id: int) -> None:
     if policy != "batch" or not hasattr(os, "SCHED_BATCH"):
         return
     try:
+        if os.sched_getscheduler(0) != os.SCHED_OTHER:
+            return  # batch already, or a policy chosen by whoever started Lanner (chrt, systemd)
         os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
     except OSError as exc:
         sys.stderr.write(f"lanner worker {worker_id}: cannot switch to SCHED_BATCH ({exc}); the normal policy stays\n")

@@ -16,6 +16,7 @@ namespace Lanner.Hosting.Server;
 internal sealed partial class CpuScheduling : IDisposable
 {
     private static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(1);
+    private const int SchedOther = 0;
     private const int SchedBatch = 3;
     private const int NoSuchThread = 3; // ESRCH: the thread ended between the listing and the call
 
@@ -36,8 +37,12 @@ internal sealed partial class CpuScheduling : IDisposable
     [LibraryImport("libc", EntryPoint = "sched_setscheduler", SetLastError = true)]
     private static partial int SetScheduler(int tid, int policy, in SchedParam param);
 
+    [LibraryImport("libc", EntryPoint = "sched_getscheduler", SetLastError = true)]
+    private static partial int GetScheduler(int tid);
+
     /// <summary>Applies <paramref name="policy"/> ("batch" or "normal"; normal leaves the threads as
-    /// they were started). Null with <paramref name="error"/> set when batch cannot be had.</summary>
+    /// they were started, and batch leaves a policy other than the normal one alone). Null with
+    /// <paramref name="error"/> set when batch cannot be had.</summary>
     public static CpuScheduling? Start(string policy, out string? error)
     {
         error = null;
@@ -72,7 +77,10 @@ internal sealed partial class CpuScheduling : IDisposable
                     continue;
                 }
 
-                if (SetScheduler(tid, SchedBatch, default) == 0)
+                // Only the normal policy is switched: one chosen by whoever started Lanner (chrt,
+                // systemd's CPUSchedulingPolicy=) stays. A thread that has ended is skipped.
+                int current = GetScheduler(tid);
+                if (current != SchedOther || SetScheduler(tid, SchedBatch, default) == 0)
                 {
                     _switched.Add(tid);
                 }
