@@ -12,7 +12,7 @@ public sealed record PoolOptions
     /// <summary>Requests each worker runs at once (gunicorn's --threads).</summary>
     public int Threads { get; init; } = 1;
 
-    /// <summary>The CPU scheduling policy of the master and the workers: "batch" (SCHED_BATCH) or "normal" (--cpu-scheduling).</summary>
+    /// <summary>The workers' CPU scheduling policy: "batch" (SCHED_BATCH) or "normal" (--cpu-scheduling; the host applies the same to the master).</summary>
     public string Scheduling { get; init; } = "batch";
 
     /// <summary>The interpreter the workers run.</summary>

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from serverkit import APPS, DEMO, VENV_PYTHON, Server
+from serverkit import APPS, DEMO, LANNER, VENV_PYTHON, Server
 
 
 @pytest.fixture
@@ -14,8 +14,10 @@ def lanner():
     """Starts servers for a test and kills whatever is left of them afterwards."""
     servers: list[Server] = []
 
-    def start(args: list[str], cwd: Path = APPS, env: dict | None = None, bind: str | None = "127.0.0.1:0", wait: bool = True) -> Server:
-        server = Server(args, cwd, env, bind)
+    def start(args: list[str], cwd: Path = APPS, env: dict | None = None, bind: str | None = "127.0.0.1:0", wait: bool = True,
+              prefix: list[str] = ()) -> Server:
+        """``prefix`` runs lanner under another command (e.g. chrt)."""
+        server = Server(args, cwd, env, bind, command=[*prefix, LANNER] if prefix else None)
         servers.append(server)
         return server.started() if wait else server
 

@@ -116,8 +116,16 @@ class Server:
 
     def worker_pids(self) -> list[int]:
         """The pids of the worker processes (children of the master)."""
-        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.proc.pid)], capture_output=True, text=True).stdout
-        return [int(p) for p in out.split()]
+        return children(self.proc.pid)
+
+    def descendant_pids(self) -> list[int]:
+        """Every process below the master: workers, a zygote and the workers it forked."""
+        found, todo = [], [self.proc.pid]
+        while todo:
+            below = children(todo.pop())
+            found += below
+            todo += below
+        return found
 
     def send_signal(self, sig: int) -> None:
         self.proc.send_signal(sig)
@@ -146,3 +154,8 @@ def _complete(data: bytes) -> bool:
     if m:
         return len(body) >= int(m.group(1))
     return b"transfer-encoding: chunked" not in head.lower() or body.endswith(b"0\r\n\r\n")
+
+
+def children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]

@@ -4,14 +4,13 @@ import os
 import re
 import signal
 import socket
-import subprocess
 import threading
 import time
 
 import pytest
 
 from loadkit import Load
-from serverkit import APPS, LANNER, Server
+from serverkit import APPS
 
 
 def pids_alive(pids):
@@ -275,16 +274,6 @@ def test_a_worker_stopped_before_it_connected_leaves_at_once_and_shutdown_stays_
     assert "failed unexpectedly" not in server.output and "did not end" not in server.output, server.output
 
 
-def descendants(pid):
-    """Every process below pid (workers, a zygote and the workers it forked)."""
-    found, todo = [], [pid]
-    while todo:
-        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(todo.pop())], capture_output=True, text=True).stdout
-        children = [int(p) for p in out.split()]
-        found += children
-        todo += children
-    return found
-
 
 @pytest.mark.parametrize("prefix, args, policy", [
     ([], [], os.SCHED_BATCH),
@@ -292,27 +281,23 @@ def descendants(pid):
     ([], ["--cpu-scheduling", "normal"], os.SCHED_OTHER),
     (["chrt", "--idle", "0"], [], os.SCHED_IDLE),  # an operator's choice (chrt, systemd) is left alone
 ], ids=["default", "preload", "normal", "started-idle"])
-def test_every_thread_of_the_master_and_the_workers_runs_with_the_chosen_scheduling_policy(prefix, args, policy):
-    server = Server(["-w", "2", "--threads", "2", *args, "hello:app"], APPS, command=[*prefix, LANNER])
-    try:
-        server.started()
-        assert server.request("GET", "/")[0].status == 200
-        wait_until(lambda: len(descendants(server.proc.pid)) >= 2, what="two workers")
-        threads = [int(tid) for pid in descendants(server.proc.pid) for tid in os.listdir(f"/proc/{pid}/task")]
-        assert len(threads) >= 6  # two workers, each a main thread and two request threads at least
-        assert {tid: os.sched_getscheduler(tid) for tid in threads} == {tid: policy for tid in threads}
+def test_every_thread_of_the_master_and_the_workers_runs_with_the_chosen_scheduling_policy(lanner, prefix, args, policy):
+    server = lanner(["-w", "2", "--threads", "2", *args, "hello:app"], prefix=prefix)
+    assert server.request("GET", "/")[0].status == 200
+    wait_until(lambda: len(server.descendant_pids()) >= 2, what="two workers")
+    threads = [int(tid) for pid in server.descendant_pids() for tid in os.listdir(f"/proc/{pid}/task")]
+    assert len(threads) >= 6  # two workers, each a main thread and two request threads at least
+    assert {tid: os.sched_getscheduler(tid) for tid in threads} == {tid: policy for tid in threads}
 
-        def master_policies():
-            policies = {}
-            for tid in os.listdir(f"/proc/{server.proc.pid}/task"):
-                try:
-                    policies[int(tid)] = os.sched_getscheduler(int(tid))
-                except ProcessLookupError:  # a thread that just ended
-                    pass
-            return policies
+    def master_policies():
+        policies = {}
+        for tid in os.listdir(f"/proc/{server.proc.pid}/task"):
+            try:
+                policies[int(tid)] = os.sched_getscheduler(int(tid))
+            except ProcessLookupError:  # a thread that just ended
+                pass
+        return policies
 
-        # Threads the master starts later are switched within a second.
-        wait_until(lambda: set(master_policies().values()) == {policy}, timeout=10, what=f"every master thread with policy {policy}")
-        assert len(master_policies()) > 1
-    finally:
-        server.kill()
+    # Threads the master starts later are switched within a second.
+    wait_until(lambda: set(master_policies().values()) == {policy}, timeout=10, what=f"every master thread with policy {policy}")
+    assert len(master_policies()) > 1

@@ -72,7 +72,13 @@ internal sealed partial class CpuScheduling : IDisposable
             var present = new HashSet<int>();
             foreach (string task in Directory.EnumerateDirectories("/proc/self/task"))
             {
-                if (!int.TryParse(Path.GetFileName(task), out int tid) || !present.Add(tid) || _switched.Contains(tid))
+                if (!int.TryParse(Path.GetFileName(task), out int tid))
+                {
+                    continue;
+                }
+
+                present.Add(tid);
+                if (_switched.Contains(tid))
                 {
                     continue;
                 }
