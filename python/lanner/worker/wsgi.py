@@ -358,8 +358,11 @@ class WsgiHandler:
                         close()
                     except Exception:
                         conn.send_log(stream, P.LOG_ERROR, "Error closing the response iterable:\n" + traceback.format_exc())
-            self.errors.flush()
-            conn.finish_stream(stream)
+            errors = self.errors
+            if errors._partial:
+                errors.flush()
+            if conn.bodies or conn.aborted or conn.file_acks:
+                conn.finish_stream(stream)
             if hooks is not None and environ is not None:
                 hooks.after(environ, exchange.status, exchange.headers)
             if board is not None:
