@@ -13,10 +13,10 @@ if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLET
     Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
 }
 
-// One socket thread per two cores: the master's work is a fraction of the Python workers', and
-// fewer threads mean fewer context switches. Measured on 2 cores with the master and workers as
-// SCHED_BATCH: two threads serve hello-world 11% faster than one, with a better p99, and Django
-// as fast (docs/decisions/0002-inline-io.md).
+// One socket thread per two cores (one on 2 cores): the master's work is a fraction of the
+// Python workers', and fewer threads mean fewer context switches. On 2 cores a second thread
+// gave no consistent gain and, in some runs, took an unequal share of the connections and cut
+// hello-world throughput by a quarter (docs/decisions/0002-inline-io.md).
 if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT") is null)
 {
     Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT",
