@@ -8,6 +8,11 @@ two load runs overlap on the 2 cores), with the reference harness's settings
 PSS summed over the server's process tree after the warm-up; CPU is sampled from /proc during
 the timed run.
 
+"Busy" is the share of the 64 connections that had a request waiting for its response, on
+average (Little's law: requests/s x mean latency / connections). With keep-alive it is ~100%.
+A server that closes every connection (uWSGI's --http-socket) is lower: wrk does not time the
+reconnects, so that server's latency figures cover only the busy share of the connections.
+
     bench/run                                  hello and the Django view, lanner vs gunicorn vs uWSGI
     bench/run --targets static --servers lanner,nginx,gunicorn-whitenoise
     bench/run --passes 3                       medians of 3 passes
@@ -36,8 +41,9 @@ ROOT = HERE.parent
 PY = "/usr/bin/python3"
 LANNER = os.environ.get("LANNER", str(ROOT / ".venv" / "bin" / "lanner"))
 OUT = Path(os.environ.get("BENCH_OUT", "/tmp/lanner-bench"))
-WRK = ["wrk", "-t2", "-c64", "-d8s", "--latency"]
-WARM = ["wrk", "-t2", "-c64", "-d2s"]
+CONNECTIONS = 64
+WRK = ["wrk", "-t2", f"-c{CONNECTIONS}", "-d8s", "--latency"]
+WARM = ["wrk", "-t2", f"-c{CONNECTIONS}", "-d2s"]
 HZ = os.sysconf("SC_CLK_TCK")
 
 DEMO = OUT / "demo"  # a copy of examples/demo with its static files collected
@@ -187,11 +193,12 @@ def parse_wrk(text: str) -> dict:
         return float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000, "h": 3600000}[m.group(2)]
 
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    mean = ms(re.search(r"(?m)^\s+Latency\s+(\S+)", text).group(1))
     p50 = ms(re.search(r"(?m)^\s+50%\s+(\S+)", text).group(1))
     p99 = ms(re.search(r"(?m)^\s+99%\s+(\S+)", text).group(1))
     non2xx = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", text)) else 0
     errors = re.search(r"Socket errors: (.*)", text)
-    return {"rps": rps, "p50": p50, "p99": p99, "non2xx": non2xx, "sockerr": errors.group(1) if errors else ""}
+    return {"rps": rps, "busy": 100 * rps * mean / 1000 / CONNECTIONS, "p50": p50, "p99": p99, "non2xx": non2xx, "sockerr": errors.group(1) if errors else ""}
 
 
 def run_one(server: str, target: Target) -> dict:
@@ -270,22 +277,22 @@ def main() -> None:
                 r = locked(run_one, server, all_targets[name])
                 results.setdefault((name, server), []).append(r)
                 print(f"[pass {p + 1}] {name:12s} {server:20s} {r['rps']:9.0f} rps  p50 {r['p50']:6.2f} ms  "
-                      f"p99 {r['p99']:6.2f} ms  rss {r['rss']:6.1f} MB  cpu {r['cpu']:5.0f}%"
+                      f"p99 {r['p99']:6.2f} ms  busy {r['busy']:4.0f}%  rss {r['rss']:6.1f} MB  cpu {r['cpu']:5.0f}%"
                       + (f"  NON2XX={r['non2xx']}" if r["non2xx"] else "") + (f"  SOCKERR {r['sockerr']}" if r["sockerr"] else ""),
                       file=sys.stderr, flush=True)
     print()
     print(f"wrk: {' '.join(WRK)} (after a 2 s warm-up); medians of {args.passes} pass(es)")
     print()
-    print("| target | server | requests/s | p50 ms | p99 ms | RSS MB | PSS MB | lanner × |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    print("| target | server | requests/s | p50 ms | p99 ms | busy | RSS MB | PSS MB | lanner × |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for name in names:
-        med = {s: {k: statistics.median(r[k] for r in results[(name, s)]) for k in ("rps", "p50", "p99", "rss", "pss")}
+        med = {s: {k: statistics.median(r[k] for r in results[(name, s)]) for k in ("rps", "p50", "p99", "busy", "rss", "pss")}
                for s in servers}
         base = med.get("lanner", {}).get("rps")
         for s in servers:
             m = med[s]
             ratio = f"{base / m['rps']:.2f}" if base and s != "lanner" else ""
-            print(f"| {name} | {s} | {m['rps']:.0f} | {m['p50']:.2f} | {m['p99']:.2f} | {m['rss']:.0f} | {m['pss']:.0f} | {ratio} |")
+            print(f"| {name} | {s} | {m['rps']:.0f} | {m['p50']:.2f} | {m['p99']:.2f} | {m['busy']:.0f}% | {m['rss']:.0f} | {m['pss']:.0f} | {ratio} |")
 
 
 if __name__ == "__main__":
