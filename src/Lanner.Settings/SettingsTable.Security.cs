@@ -224,7 +224,7 @@ public static partial class SettingsTable
         Hook("post_fork", "Called in the worker, before it loads the app (server, worker)."),
         Hook("post_worker_init", "Called in the worker after it loaded the app (worker)."),
         Hook("worker_int", "Called in the worker when it gets SIGQUIT (worker)."),
-        Hook("worker_abort", "Called in the worker when it gets SIGABRT (worker); Lanner's own --timeout logs the stack and kills instead."),
+        Hook("worker_abort", "Called in the worker when it gets SIGABRT (worker), as when its request runs past --timeout: Lanner logs the stack, then sends SIGABRT."),
         Hook("pre_exec", "Never called: the master does not re-execute itself (USR2 upgrades are not supported).", Support.Warned),
         Hook("pre_request", "Called in the worker before each request (worker, req)."),
         Hook("post_request", "Called in the worker after each request (worker, req, environ, resp)."),

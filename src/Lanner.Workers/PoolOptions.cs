@@ -63,6 +63,12 @@ public sealed record PoolOptions
     /// <summary>A gunicorn.conf.py whose worker hooks (post_fork, pre_request, worker_exit, …) the workers run.</summary>
     public string? HookConfig { get; init; }
 
+    /// <summary>
+    /// The hook file defines worker_abort: a worker whose request runs past --timeout gets SIGABRT,
+    /// which runs the hook in the worker, instead of SIGTERM (gunicorn's arbiter does the same).
+    /// </summary>
+    public bool AbortHook { get; init; }
+
     /// <summary>The settings the hooks see as <c>server.cfg</c>, as a JSON object.</summary>
     public string HookSettings { get; init; } = "{}";
 }

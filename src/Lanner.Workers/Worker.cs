@@ -504,7 +504,8 @@ public sealed class Worker : IWorkerHandle, IDisposable
     /// <summary>
     /// The request has run past --timeout: answer 504, hand what waits behind it to other
     /// workers, log the worker's Python stack (gunicorn's "WORKER TIMEOUT" line), then stop the
-    /// worker — SIGTERM, and SIGKILL after <see cref="Supervision.KillGrace"/>.
+    /// worker — SIGTERM (SIGABRT when a worker_abort hook wants to run), and SIGKILL after
+    /// <see cref="Supervision.KillGrace"/>.
     /// </summary>
     internal void TimeOut(Exchange exchange, TimeSpan timeout)
     {
@@ -540,7 +541,7 @@ public sealed class Worker : IWorkerHandle, IDisposable
         string stack = await DumpStackAsync().ConfigureAwait(false);
         WorkerLog.Timeout(_log, Pid, Id, exchange.RequestLine, timeout.TotalSeconds,
             stack.Length == 0 ? " (no Python stack could be read)" : "\n" + stack);
-        Signal(SignalNames.SIGTERM);
+        Signal(_pool.Options.AbortHook ? SignalNames.SIGABRT : SignalNames.SIGTERM);
         _ = KillAfterAsync(Supervision.KillGrace);
     }
 

@@ -648,6 +648,37 @@ def test_master_hooks_outlive_a_signal_to_the_whole_process_group(lanner, tmp_pa
     assert "Server hook" not in server.output, server.output
 
 
+ABORT_CONF = """
+    import json, os
+
+    def _log(hook, **fields):
+        with open(os.environ["HOOK_LOG"], "a") as f:
+            f.write(json.dumps({"hook": hook, "pid": os.getpid(), **fields}) + "\\n")
+
+    def worker_abort(worker):
+        _log("worker_abort", worker_pid=worker.pid)
+"""
+
+
+@pytest.mark.parametrize("extra", [[], ["--preload"], ["--threads", "2"]], ids=["default", "preload", "threads"])
+def test_worker_abort_runs_in_the_worker_whose_request_timed_out(lanner, tmp_path, extra):
+    """As under gunicorn's arbiter: a worker past --timeout gets SIGABRT, which runs worker_abort in
+    that worker; the client still gets its 504 and the stack is still logged first."""
+    conf = write(tmp_path / "gunicorn.conf.py", ABORT_CONF)
+    log = HookLog(tmp_path / "hooks.log")
+    server = lanner(["-c", str(conf), "-w", "1", "-t", "1", *extra, "misbehaving"], env={"HOOK_LOG": str(log.path)})
+    hung = int(server.request("GET", "/ok")[1])
+    assert server.request("GET", "/spin")[0].status == 504
+    server.wait_for(rf"WORKER TIMEOUT \(pid:{hung}\)")
+    server.wait_for(r'File ".*misbehaving\.py", line \d+ in spin_forever')
+    events = log.wait(lambda ev: count(ev, "worker_abort") == 1, "worker_abort")
+    assert events == [{"hook": "worker_abort", "pid": hung, "worker_pid": hung}]
+    server.wait_for(rf"Booting worker with pid: (?!{hung}\b)\d+")
+    replacement = int(server.request("GET", "/ok")[1])
+    assert replacement != hung
+    assert "Server hook" not in server.output, server.output
+
+
 def test_on_starting_that_raises_stops_the_start(tmp_path):
     conf = write(tmp_path / "gunicorn.conf.py", """
         def on_starting(server):

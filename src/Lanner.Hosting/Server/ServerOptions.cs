@@ -186,6 +186,7 @@ public sealed record ServerOptions
                 Preload = settings.Get(SettingsTable.Preload),
                 HookConfig = hookOptions is not null && hooks.Any(HookOptions.WorkerHooks.Contains) ? config : null,
                 HookSettings = hookOptions?.SettingsJson ?? "{}",
+                AbortHook = hookOptions is not null && hooks.Contains("worker_abort"),
             },
             Dispatch = new DispatchOptions
             {
