@@ -66,4 +66,7 @@ public interface IWorkerEvents
     /// 503 until a worker becomes available again.
     /// </summary>
     void NoWorkersAlive(string reason);
+
+    /// <summary>Requests wait in the master for a worker to take them.</summary>
+    bool HasWaitingRequests { get; }
 }

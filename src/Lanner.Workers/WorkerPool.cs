@@ -44,6 +44,7 @@ public sealed class WorkerPool : IAsyncDisposable
     private long _lastMemoryCheck;
     private bool _everReady;
     private bool _retryScheduled;
+    private volatile bool _draining;
     private (int Generation, PoolOptions Options)? _reloadFrom;
     private readonly ConcurrentDictionary<WorkerExitReason, long> _exits = new();
     private long _spawned;
@@ -104,6 +105,26 @@ public sealed class WorkerPool : IAsyncDisposable
 
     public bool IsStopping => _stopping.IsCancellationRequested;
 
+    /// <summary>
+    /// The server is draining (TERM, INT): the workers finish what was accepted, and one that
+    /// exits is replaced only while requests wait for a worker. A signal to the whole process
+    /// group (systemd's default, a terminal's Ctrl-C) ends the workers too: without this the pool
+    /// would boot a new set just to stop it.
+    /// </summary>
+    public void BeginDrain()
+    {
+        _draining = true;
+    }
+
+    /// <summary>A request was queued while no worker could take it: while draining, start one.</summary>
+    public void OnRequestsWaiting()
+    {
+        if (_draining)
+        {
+            Reconcile();
+        }
+    }
+
     public void Start()
     {
         _runtimeDir = Path.Combine(Path.GetTempPath(), $"lanner-{Environment.ProcessId}-{Convert.ToHexString(RandomNumberGenerator.GetBytes(4))}");
@@ -128,14 +149,16 @@ public sealed class WorkerPool : IAsyncDisposable
             return; // stopping, or the app cannot load at all and the server is about to exit
         }
 
+        // Asked before the pool's lock is taken: the dispatcher has its own.
+        bool spawnWanted = !_draining || Events.HasWaitingRequests;
         var toStop = new List<Worker>();
         var zygotesToStop = new List<Zygote>();
         lock (_sync)
         {
             var views = _workers.Values.Select(w => new WorkerView(w.Id, w.Generation, w.State, w.Retiring)).ToList();
             long now = _time.GetTimestamp();
-            bool mayStart = now >= _nextSpawnAt;
-            if (!mayStart && !_retryScheduled && PoolPlanner.Plan(views, _target, _generation, true).Spawn > 0)
+            bool mayStart = now >= _nextSpawnAt && spawnWanted;
+            if (now < _nextSpawnAt && spawnWanted && !_retryScheduled && PoolPlanner.Plan(views, _target, _generation, true).Spawn > 0)
             {
                 // Backing off: come back when the back-off ends, whatever else happens meanwhile
                 // (a timer that fires a hair early must not leave the pool short for good).

@@ -150,6 +150,40 @@ def test_sigterm_under_load_finishes_every_accepted_request_and_leaves_no_proces
     assert pids_alive(workers) == []
 
 
+def test_sigterm_to_the_whole_group_starts_no_new_workers(lanner):
+    """systemd's default KillMode signals every process of the service at once. The workers exit,
+    and the draining master must not boot a new set only to stop it."""
+    server = lanner(["-w", "2", "hello"])
+    assert server.request("GET", "/")[0].status == 200
+    os.killpg(server.proc.pid, signal.SIGTERM)
+    assert server.proc.wait(30) == 0
+    assert len(re.findall(r"Booting worker with pid", server.output)) == 2, server.output
+
+
+def test_sigterm_to_the_whole_group_still_serves_the_requests_waiting_for_a_worker(lanner):
+    """The one worker finishes its request and exits with the others' requests still queued in the
+    master: a worker is started for them, and every accepted request gets its answer."""
+    server = lanner(["-w", "1", "misbehaving"])
+    for _ in range(3):  # slow on average: the worker is sent one request at a time, the rest queue
+        assert server.request("GET", "/sleep?s=0.1")[0].status == 200
+    statuses = {}
+
+    def get(i):
+        statuses[i] = server.request("GET", "/sleep?s=0.5")[0].status
+
+    threads = [threading.Thread(target=get, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+        time.sleep(0.05)
+    time.sleep(0.1)
+    os.killpg(server.proc.pid, signal.SIGTERM)
+    for t in threads:
+        t.join(30)
+    assert server.proc.wait(30) == 0
+    assert statuses == {0: 200, 1: 200, 2: 200}, (statuses, server.output)
+    assert len(re.findall(r"Booting worker with pid", server.output)) == 2, server.output
+
+
 def test_hup_reloads_new_code_without_failing_a_request(lanner, tmp_path):
     app = tmp_path / "reloadable.py"
     app.write_text("def application(e, s):\n    s('200 OK', [('Content-Type', 'text/plain')])\n    return [b'v1']\n")

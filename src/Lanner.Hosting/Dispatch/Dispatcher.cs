@@ -22,6 +22,9 @@ public sealed class Dispatcher : IWorkerEvents, IDisposable
     private TimeSpan _timerDue;
     private bool _stopping;
     private string? _noWorkers;
+
+    /// <summary>Called (outside the lock) when a request was queued while no worker accepts requests.</summary>
+    public Action? RequestsWaiting { get; set; }
     private int _rotate;
 
     public Dispatcher(DispatchOptions options, TimeProvider time)
@@ -59,6 +62,7 @@ public sealed class Dispatcher : IWorkerEvents, IDisposable
     public void Dispatch(Exchange exchange)
     {
         using FlushScope sends = FlushScope.Enter();
+        bool unserved;
         lock (_sync)
         {
             exchange.ArrivedAt = _time.GetTimestamp();
@@ -88,6 +92,12 @@ public sealed class Dispatcher : IWorkerEvents, IDisposable
 
             _queue.AddLast(exchange);
             ArmTimerLocked();
+            unserved = !_workers.Exists(w => w.IsAccepting);
+        }
+
+        if (unserved)
+        {
+            RequestsWaiting?.Invoke();
         }
     }
 
@@ -170,6 +180,7 @@ public sealed class Dispatcher : IWorkerEvents, IDisposable
     public void Requeue(IReadOnlyList<Exchange> exchanges)
     {
         using FlushScope sends = FlushScope.Enter();
+        bool unserved;
         lock (_sync)
         {
             // First in line again, in their original order.
@@ -199,6 +210,24 @@ public sealed class Dispatcher : IWorkerEvents, IDisposable
 
             DrainQueueLocked();
             ArmTimerLocked();
+            unserved = _queue.Count > 0 && !_workers.Exists(w => w.IsAccepting);
+        }
+
+        if (unserved)
+        {
+            RequestsWaiting?.Invoke();
+        }
+    }
+
+    /// <inheritdoc/>
+    public bool HasWaitingRequests
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _queue.Count > 0;
+            }
         }
     }
 

@@ -130,6 +130,7 @@ public static partial class LannerServer
         await using AccessLogger? accessLogScope = accessLog;
         using var dispatcher = new Dispatcher(options.Dispatch, TimeProvider.System);
         await using var pool = new WorkerPool(options.Pool, dispatcher, TimeProvider.System, loggers.CreateLogger("lanner.workers"));
+        dispatcher.RequestsWaiting = pool.OnRequestsWaiting;
         Telemetry? telemetry = options.ControlBind is null ? null : new Telemetry(() => pool.Workers, pool, dispatcher);
         var responder = new AppResponder(loggers.CreateLogger("lanner.front"), telemetry is null ? null : telemetry.Failure);
         var front = new FrontDoor(new AppHandler(dispatcher, responder, options.Front), MountStatic(options.Static, log), options.Front, accessLog, telemetry);
@@ -302,6 +303,7 @@ public static partial class LannerServer
                     // TERM, INT: stop accepting and let every accepted request finish; the workers keep serving.
                     // /readyz says 503 from now on, so a load balancer stops sending.
                     control?.Draining = true;
+                    pool.BeginDrain();
                     using (var grace = new CancellationTokenSource(current.GracefulTimeout))
                     {
                         await app.StopAsync(grace.Token).ConfigureAwait(false);

@@ -126,6 +126,31 @@ public class DispatcherTests
     }
 
     [Fact]
+    public void RequestsWaiting_IsCalledOnlyWhenNoWorkerAcceptsWhatWasQueued()
+    {
+        var (dispatcher, a, b) = TwoWorkers(Options with { PipelineDepth = 0 });
+        int calls = 0;
+        dispatcher.RequestsWaiting = () => calls++;
+        dispatcher.Dispatch(FakeWorker.NewExchange());
+        dispatcher.Dispatch(FakeWorker.NewExchange());
+        dispatcher.Dispatch(FakeWorker.NewExchange()); // both busy, both accepting: it waits for them
+        Assert.Equal((1, 0), (dispatcher.QueueLength, calls));
+        Assert.True(dispatcher.HasWaitingRequests);
+
+        a.IsAccepting = false;
+        b.IsAccepting = false;
+        dispatcher.WorkerUnavailable(a);
+        dispatcher.WorkerUnavailable(b);
+        dispatcher.Dispatch(FakeWorker.NewExchange()); // nobody left to take it
+        Assert.Equal((2, 1), (dispatcher.QueueLength, calls));
+
+        Exchange back = FakeWorker.NewExchange();
+        back.ArrivedAt = _time.GetTimestamp();
+        dispatcher.Requeue([back]); // handed back by a worker that exited
+        Assert.Equal((3, 2), (dispatcher.QueueLength, calls));
+    }
+
+    [Fact]
     public void QueueTimeout_AtTheLimit_StillWaits_OneTickPast_Fails()
     {
         var dispatcher = new Dispatcher(Options, _time);
