@@ -23,14 +23,21 @@ public sealed class Worker : IWorkerHandle, IDisposable
     private readonly ILogger _log;
     private readonly object _sync = new();
     private readonly List<Exchange> _inflight = [];
+    // Snapshots of _inflight for the dispatcher, which reads them on every request without
+    // taking _sync: written under _sync by SnapshotLocked after each change.
+    private volatile int _inflightCount;
+    private long _busySince;
+    private long _oldestWaitingSince;
     private readonly TaskCompletionSource _connectionClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private WorkerState _state = WorkerState.Spawned;
+    // Written under _sync; read without it by the dispatcher's hot path (a snapshot, as a locked
+    // read would be once the lock is released).
+    private volatile WorkerState _state = WorkerState.Spawned;
     private Process? _process;
     private Task<int>? _exited;
     private Socket? _socket;
     private FrameWriter? _writer;
     private uint _nextStream;
-    private bool _reclaiming;
+    private volatile bool _reclaiming;
     private bool _stopRequested;
     private bool _killedByLanner;
     private bool _bootFailed;
@@ -112,80 +119,45 @@ public sealed class Worker : IWorkerHandle, IDisposable
         }
     }
 
-    public WorkerState State
-    {
-        get
-        {
-            lock (_sync)
-            {
-                return _state;
-            }
-        }
-    }
+    public WorkerState State => _state;
 
-    public int InFlight
-    {
-        get
-        {
-            lock (_sync)
-            {
-                return _inflight.Count;
-            }
-        }
-    }
+    public int InFlight => _inflightCount;
 
-    public bool IsAccepting
-    {
-        get
-        {
-            lock (_sync)
-            {
-                return _state == WorkerState.Ready && !_reclaiming;
-            }
-        }
-    }
+    public bool IsAccepting => _state == WorkerState.Ready && !_reclaiming;
 
     /// <summary>Start of its oldest running request; 0 when idle.</summary>
-    public long BusySince
-    {
-        get
-        {
-            lock (_sync)
-            {
-                long oldest = 0;
-                for (int i = 0; i < _inflight.Count && i < Concurrency; i++)
-                {
-                    long started = _inflight[i].StartedAt;
-                    if (started != 0 && (oldest == 0 || started < oldest))
-                    {
-                        oldest = started;
-                    }
-                }
-
-                return oldest;
-            }
-        }
-    }
+    public long BusySince => Volatile.Read(ref _busySince);
 
     public long ServiceTicks => Interlocked.Read(ref _serviceTicks);
 
-    public long OldestWaitingSince
-    {
-        get
-        {
-            lock (_sync)
-            {
-                for (int i = Concurrency; i < _inflight.Count; i++)
-                {
-                    if (_inflight[i].StartedAt == 0)
-                    {
-                        return _inflight[i].ArrivedAt;
-                    }
-                }
+    /// <summary>Arrival of the oldest request queued behind the running ones; 0 when none waits.</summary>
+    public long OldestWaitingSince => Volatile.Read(ref _oldestWaitingSince);
 
-                return 0;
+    /// <summary>Refreshes the snapshots the dispatcher reads without the lock. Call under _sync after changing _inflight.</summary>
+    private void SnapshotLocked()
+    {
+        long busy = 0;
+        long waiting = 0;
+        for (int i = 0; i < _inflight.Count; i++)
+        {
+            long started = _inflight[i].StartedAt;
+            if (i < Concurrency)
+            {
+                if (started != 0 && (busy == 0 || started < busy))
+                {
+                    busy = started;
+                }
+            }
+            else if (started == 0)
+            {
+                waiting = _inflight[i].ArrivedAt;
+                break;
             }
         }
+
+        Volatile.Write(ref _busySince, busy);
+        Volatile.Write(ref _oldestWaitingSince, waiting);
+        _inflightCount = _inflight.Count;
     }
 
     /// <summary>Requests it finished.</summary>
@@ -292,6 +264,7 @@ public sealed class Worker : IWorkerHandle, IDisposable
             Exit = WorkerExit.Classify(exitCode, _stopRequested, _killedByLanner, _bootFailed, _protocolError);
             settled = [.. _inflight];
             _inflight.Clear();
+            SnapshotLocked();
         }
 
         CloseConnection();
@@ -664,6 +637,7 @@ public sealed class Worker : IWorkerHandle, IDisposable
                 exchange.QueueWaitTicks = exchange.StartedAt - exchange.ArrivedAt;
             }
             _inflight.Add(exchange);
+            SnapshotLocked();
             return true;
         }
     }
@@ -945,6 +919,7 @@ public sealed class Worker : IWorkerHandle, IDisposable
                 }
             }
 
+            SnapshotLocked();
             accepting = _state == WorkerState.Ready && !_reclaiming;
             served = ++_served;
         }
@@ -1023,6 +998,7 @@ public sealed class Worker : IWorkerHandle, IDisposable
                 back.Add(ex);
             }
 
+            SnapshotLocked();
             _reclaiming = false;
             accepting = _state == WorkerState.Ready;
         }
