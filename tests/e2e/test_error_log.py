@@ -71,6 +71,32 @@ def test_log_level_warning_drops_info_lines_but_keeps_errors(lanner, tmp_path):
     assert "[INFO]" not in text, text
 
 
+def refused(port: int, raw: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(raw)
+        return s.recv(200).split(b"\r\n", 1)[0]
+
+
+def test_requests_refused_as_malformed_are_debug_lines_with_the_reason(lanner, tmp_path):
+    """gunicorn logs "Invalid request from ip=...: <reason>" at debug; Kestrel refuses these
+    before Lanner sees them, so its own line comes through instead: the reason, no stack."""
+    log = tmp_path / "error.log"
+    server = started(lanner(["--error-logfile", str(log), "--log-level", "debug", "hello"], wait=False), log)
+    assert refused(server.port, b"GARBAGE\r\n\r\n") == b"HTTP/1.1 400 Bad Request"
+    assert refused(server.port, b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n") == b"HTTP/1.1 414 URI Too Long"
+    wait_for_line(log, r'\[DEBUG\] Connection id "\w+" bad request data: "Invalid request line')
+    wait_for_line(log, r'\[DEBUG\] Connection id "\w+" bad request data: "Request line too long')
+    assert server.stop() == 0
+    assert "   at Microsoft.AspNetCore" not in log.read_text()
+
+    quiet = tmp_path / "info.log"
+    server = started(lanner(["--error-logfile", str(quiet), "hello"], wait=False), quiet)
+    assert refused(server.port, b"GARBAGE\r\n\r\n") == b"HTTP/1.1 400 Bad Request"
+    assert server.request("GET", "/")[0].status == 200
+    assert server.stop() == 0
+    assert "bad request data" not in quiet.read_text()
+
+
 def test_usr1_reopens_the_error_log_after_it_was_moved(lanner, tmp_path):
     log = tmp_path / "error.log"
     server = started(lanner(["--error-logfile", str(log), "misbehaving"], wait=False), log)

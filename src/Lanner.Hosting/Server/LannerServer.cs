@@ -480,6 +480,13 @@ public static partial class LannerServer
         });
         logging.AddFilter("Microsoft", LogLevel.Warning);
         logging.AddFilter("Microsoft.AspNetCore.Server.Kestrel", LogLevel.Error);
+        if (level == "debug")
+        {
+            // As gunicorn's debug "Invalid request from ..." line: the requests Kestrel refuses
+            // itself (a malformed request line or header, a URL over the limit) never reach Lanner.
+            logging.AddFilter(LineLoggerProvider.BadRequestsCategory, LogLevel.Debug);
+        }
+
         // Lanner writes its own request logs; ASP.NET's would start an Activity and a scope per request.
         logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
     }

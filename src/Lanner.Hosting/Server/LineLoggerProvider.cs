@@ -9,13 +9,16 @@ namespace Lanner.Hosting.Server;
 /// </summary>
 internal sealed class LineLoggerProvider(LineWriter writer, bool colored) : ILoggerProvider
 {
-    public ILogger CreateLogger(string categoryName) => new LineLogger(writer, colored);
+    /// <summary>Kestrel's requests refused as malformed: the reason is the message; its stack says nothing more.</summary>
+    internal const string BadRequestsCategory = "Microsoft.AspNetCore.Server.Kestrel.BadRequests";
+
+    public ILogger CreateLogger(string categoryName) => new LineLogger(writer, colored, categoryName != BadRequestsCategory);
 
     public void Reopen() => writer.Reopen();
 
     public void Dispose() => writer.DisposeAsync().AsTask().GetAwaiter().GetResult();
 
-    private sealed class LineLogger(LineWriter writer, bool colored) : ILogger
+    private sealed class LineLogger(LineWriter writer, bool colored, bool withStack) : ILogger
     {
         public IDisposable? BeginScope<TState>(TState state)
             where TState : notnull => null;
@@ -25,7 +28,7 @@ internal sealed class LineLoggerProvider(LineWriter writer, bool colored) : ILog
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
             string message = formatter(state, exception);
-            if (exception is not null)
+            if (exception is not null && withStack)
             {
                 message += Environment.NewLine + exception;
             }
