@@ -446,7 +446,7 @@ HOOKS_CONF = """
         _log("pre_fork", age=worker.age)
 
     def post_fork(server, worker):
-        _log("post_fork", worker_pid=worker.pid, age=worker.age, server_pid=server.pid)
+        _log("post_fork", worker_pid=worker.pid, ppid=worker.ppid, age=worker.age, server_pid=server.pid)
 
     def post_worker_init(worker):
         _log("post_worker_init", worker_pid=worker.pid, age=worker.age, app=callable(worker.wsgi))
@@ -515,7 +515,7 @@ def check_worker_hooks(events: list[dict], master_pid: int, booted: set[int]) ->
     assert pids == booted
     for fork in forks:
         pid, age = fork["pid"], fork["age"]
-        assert fork["worker_pid"] == pid and fork["server_pid"] == master_pid, fork
+        assert fork["worker_pid"] == pid and fork["server_pid"] == master_pid == fork["ppid"], fork
         assert count(events, "pre_fork", age=age) == 1, age
         inits = [i for i, e in enumerate(events) if e["hook"] == "post_worker_init" and e["pid"] == pid]
         assert len(inits) == 1 and events[inits[0]]["worker_pid"] == pid and events[inits[0]]["app"] is True

@@ -119,9 +119,10 @@ class WorkerHooks:
             self.worker.log.exception("the post_request hook failed")
 
     def forked(self) -> None:
-        """In the process that will serve: the pids are this process's."""
+        """In the process that will serve: its own pid. Its ppid stays the master's, as under
+        gunicorn, although with --preload the process that forked it is the zygote."""
         self.worker.pid = os.getpid()
-        self.worker.ppid = os.getppid()
+        self.worker.ppid = self.server.pid
         self.worker.log = Log()
 
     def call(self, name: str, *args: Any) -> None:
