@@ -107,9 +107,9 @@ public sealed class WorkerPool : IAsyncDisposable
 
     /// <summary>
     /// The server is draining (TERM, INT): the workers finish what was accepted, and one that
-    /// exits is replaced only while requests wait for a worker. A signal to the whole process
-    /// group (systemd's default, a terminal's Ctrl-C) ends the workers too: without this the pool
-    /// would boot a new set just to stop it.
+    /// exits is replaced only while requests wait for a worker. A SIGTERM to the whole process
+    /// group (systemd's default KillMode) ends the workers too: without this the pool would boot
+    /// a new set just to stop it.
     /// </summary>
     public void BeginDrain()
     {

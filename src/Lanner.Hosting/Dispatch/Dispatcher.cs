@@ -22,9 +22,6 @@ public sealed class Dispatcher : IWorkerEvents, IDisposable
     private TimeSpan _timerDue;
     private bool _stopping;
     private string? _noWorkers;
-
-    /// <summary>Called (outside the lock) when a request was queued while no worker accepts requests.</summary>
-    public Action? RequestsWaiting { get; set; }
     private int _rotate;
 
     public Dispatcher(DispatchOptions options, TimeProvider time)
@@ -33,6 +30,9 @@ public sealed class Dispatcher : IWorkerEvents, IDisposable
         _time = time;
         _timer = time.CreateTimer(_ => OnTimer(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
+
+    /// <summary>Called (outside the lock) when a request was queued while no worker accepts requests.</summary>
+    public Action? RequestsWaiting { get; set; }
 
     /// <summary>Requests waiting for a worker.</summary>
     public int QueueLength
