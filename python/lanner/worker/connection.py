@@ -369,6 +369,8 @@ class Connection:
 
     def finish_stream(self, stream: int) -> None:
         """Forgets the per-stream state once the response is complete."""
+        if not (self.bodies or self.aborted or self.file_acks):
+            return  # the usual request: no body stream, abort or file hand-off was recorded
         self.bodies.pop(stream, None)
         self.aborted.discard(stream)
         self.file_acks.pop(stream, None)

@@ -165,6 +165,8 @@ class ErrorStream:
             self.write(text)
 
     def flush(self) -> None:
+        if not self._partial:  # called after every request; usually nothing is held back
+            return
         stream = self._current()
         with self._lock:
             rest = self._partial.pop(stream, "")
@@ -358,11 +360,8 @@ class WsgiHandler:
                         close()
                     except Exception:
                         conn.send_log(stream, P.LOG_ERROR, "Error closing the response iterable:\n" + traceback.format_exc())
-            errors = self.errors
-            if errors._partial:
-                errors.flush()
-            if conn.bodies or conn.aborted or conn.file_acks:
-                conn.finish_stream(stream)
+            self.errors.flush()
+            conn.finish_stream(stream)
             if hooks is not None and environ is not None:
                 hooks.after(environ, exchange.status, exchange.headers)
             if board is not None:
