@@ -8,7 +8,12 @@
   /bad-header-name  a header name with a space
   /int-header       a header value that is an int
   /hop              sets hop-by-hop headers (Transfer-Encoding, Connection: close)
-  /short            says Content-Length 10, sends 3 bytes... then 12 bytes for /long
+  /long             says Content-Length 5, sends 10 bytes
+  /short            says Content-Length 10, sends 3 bytes (one list)
+  /short-stream     says Content-Length 10, streams 3 bytes from a generator
+  /no-content       204 with a Content-Length and a body
+  /reset-content    205 with a body
+  /interim          a 1xx status as the final response
   /exit             the worker process exits mid-request (os._exit)
   /segfault         the worker crashes with SIGSEGV mid-request
   /sleep?s=         sleeps, then 200
@@ -70,6 +75,21 @@ def app(environ, start_response):
     if path == "/long":
         start_response("200 OK", [("Content-Length", "5")])
         return [b"0123456789"]
+    if path == "/short":
+        start_response("200 OK", [("Content-Length", "10")])
+        return [b"abc"]
+    if path == "/short-stream":
+        start_response("200 OK", [("Content-Length", "10")])
+        return (chunk for chunk in [b"ab", b"c"])
+    if path == "/no-content":
+        start_response("204 No Content", [("Content-Length", "5"), ("X-Kept", "yes")])
+        return [b"hello"]
+    if path == "/reset-content":
+        start_response("205 Reset Content", [])
+        return [b"x"]
+    if path == "/interim":
+        start_response("101 Switching Protocols", [("Upgrade", "websocket")])
+        return []
     if path == "/exit":
         os._exit(7)
     if path == "/segfault":

@@ -3,6 +3,7 @@ keeps serving), 500 made by the server for an invalid response, 502 when a worke
 
 import concurrent.futures
 import re
+import socket
 
 import pytest
 
@@ -41,6 +42,7 @@ def test_exception_after_streaming_started_closes_the_connection(server):
     ("/bad-header", r"header 'X-Test' has an invalid value"),
     ("/bad-header-name", r"invalid header name 'Bad Name'"),
     ("/int-header", r"header 'X-Count' value must be a str, not int"),
+    ("/interim", r"invalid status '101 Switching Protocols': a 1xx status is informational"),
 ])
 def test_invalid_response_head_becomes_a_500_made_by_the_server(server, path, problem):
     data = server.raw(f"GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode())
@@ -63,6 +65,44 @@ def test_hop_by_hop_headers_from_the_app_are_not_passed_on(server):
 def test_body_longer_than_its_content_length_is_cut(server):
     data = server.raw(b"GET /long HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
     assert data.split(b"\r\n\r\n", 1)[1] == b"01234"
+
+
+def _read_until_closed(server, data: bytes) -> bytes:
+    """Everything the server sends until it closes the connection (with a FIN or a reset)."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(data)
+        chunks = []
+        try:
+            while chunk := s.recv(65536):
+                chunks.append(chunk)
+        except ConnectionResetError:
+            pass
+        return b"".join(chunks)
+
+
+@pytest.mark.parametrize("path", ["/short", "/short-stream"])
+def test_body_shorter_than_its_content_length_is_cut_off_by_closing_the_connection(server, path):
+    # A keep-alive request: the client must not be left waiting for the 7 bytes that never come.
+    data = _read_until_closed(server, f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+    head, body = data.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert b"content-length: 10" in head.lower()
+    assert body == b"abc"
+    server.wait_for(rf"GET {re.escape(path)} \[\w+\]: the app sent 3 of the 10 bytes its Content-Length announced; the connection was closed")
+    assert "unhandled exception" not in server.output
+
+
+@pytest.mark.parametrize("path, status", [("/no-content", b"204"), ("/reset-content", b"205")])
+def test_statuses_without_content_are_sent_without_a_body(server, path, status):
+    data = _read_until_closed(server, f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\nGET /ok HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode())
+    first, rest = data.split(b"\r\n\r\n", 1)
+    assert first.startswith(b"HTTP/1.1 " + status + b" ")
+    assert b"content-length: 5" not in first.lower()
+    if status == b"204":
+        assert b"x-kept: yes" in first.lower()
+    # The next bytes are the second response: nothing of the app's body came in between.
+    assert rest.startswith(b"HTTP/1.1 200 ")
+    assert "unhandled exception" not in server.output
 
 
 @pytest.mark.parametrize("path, how", [("/exit", r"exit code 7"), ("/segfault", r"signal SIGSEGV")])

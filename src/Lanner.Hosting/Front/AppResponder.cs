@@ -169,6 +169,13 @@ internal sealed class AppResponder(ILogger logger, Action<string>? onFailure = n
             }
         }
 
+        // 204 and 205 carry no content, so no Content-Length either (RFC 9110 8.6, 15.3.6);
+        // Kestrel refuses to send one. 304 keeps it: it describes the representation.
+        if (code is 204 or 205)
+        {
+            contentLength = null;
+        }
+
         response.StatusCode = code;
         if (reason.Length > 0 && !string.Equals(reason, Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(code), StringComparison.Ordinal))
         {
@@ -186,14 +193,28 @@ internal sealed class AppResponder(ILogger logger, Action<string>? onFailure = n
         }
 
         state.ContentLength = contentLength;
+        state.NoBody = code is 204 or 205 or 304 || HttpMethods.IsHead(context.Request.Method);
         return true;
     }
 
     private static bool MayAddContentLength(HttpContext context, int status) =>
-        status >= 200 && status != 204 && status != 304 && !HttpMethods.IsHead(context.Request.Method);
+        status is not (204 or 205 or 304) && !HttpMethods.IsHead(context.Request.Method);
 
     private async ValueTask<bool> WriteBodyAsync(HttpContext context, Exchange exchange, ReadOnlyMemory<byte> data, bool end, ResponseState state)
     {
+        if (state.NoBody)
+        {
+            // HEAD, 204, 205, 304: the app's bytes are counted (as gunicorn's %(B)s does for HEAD)
+            // but not sent.
+            state.Written += data.Length;
+            if (!end && !context.Response.HasStarted)
+            {
+                await context.Response.StartAsync(context.RequestAborted).ConfigureAwait(false);
+            }
+
+            return end;
+        }
+
         if (!data.IsEmpty)
         {
             if (state.ContentLength is long limit)
@@ -224,7 +245,24 @@ internal sealed class AppResponder(ILogger logger, Action<string>? onFailure = n
             await context.Response.StartAsync(context.RequestAborted).ConfigureAwait(false);
         }
 
+        if (end && state.ContentLength is long declared && state.Written < declared)
+        {
+            await EndShortAsync(context, exchange, state, declared).ConfigureAwait(false);
+        }
+
         return end;
+    }
+
+    /// <summary>
+    /// The app ended its body before its Content-Length. Like gunicorn, the client gets what
+    /// there is and then the connection closes, so it sees a truncated response rather than
+    /// waiting for bytes that never come or reading the next response as this one's body.
+    /// </summary>
+    private async ValueTask EndShortAsync(HttpContext context, Exchange exchange, ResponseState state, long declared)
+    {
+        FrontLog.ContentLengthShort(logger, exchange.RequestLine, state.Written, declared);
+        await context.Response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+        context.Abort();
     }
 
     private async ValueTask<bool> SendFileAsync(HttpContext context, Exchange exchange, ResponseEvent ev, ResponseState state)
@@ -252,6 +290,7 @@ internal sealed class AppResponder(ILogger logger, Action<string>? onFailure = n
             }
 
             long count = range.Count;
+            long expected = state.ContentLength ?? count;
             if (state.ContentLength is long limit)
             {
                 count = Math.Min(count, limit);
@@ -261,7 +300,7 @@ internal sealed class AppResponder(ILogger logger, Action<string>? onFailure = n
                 context.Response.ContentLength = count;
             }
 
-            if (HttpMethods.IsHead(context.Request.Method))
+            if (state.NoBody)
             {
                 return true;
             }
@@ -287,6 +326,12 @@ internal sealed class AppResponder(ILogger logger, Action<string>? onFailure = n
                 {
                     throw new OperationCanceledException("the client went away");
                 }
+            }
+
+            if (state.Written < expected)
+            {
+                // The file shrank, or the app announced more than the file holds.
+                await EndShortAsync(context, exchange, state, expected).ConfigureAwait(false);
             }
         }
 
@@ -359,6 +404,9 @@ internal sealed class AppResponder(ILogger logger, Action<string>? onFailure = n
         public long? ContentLength { get; set; }
 
         public long Written { get; set; }
+
+        /// <summary>HEAD, or a status without content (204, 205, 304): body bytes are not sent.</summary>
+        public bool NoBody { get; set; }
 
         /// <summary>The client is gone (or the head was invalid): read the remaining events without writing.</summary>
         public bool Discarding { get; set; }

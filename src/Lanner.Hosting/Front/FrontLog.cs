@@ -16,4 +16,7 @@ internal static partial class FrontLog
 
     [LoggerMessage(2003, LogLevel.Warning, "{RequestLine}: the app sent more bytes than its Content-Length; the connection was closed")]
     public static partial void ContentLengthExceeded(ILogger logger, string requestLine);
+
+    [LoggerMessage(2004, LogLevel.Warning, "{RequestLine}: the app sent {Sent} of the {Declared} bytes its Content-Length announced; the connection was closed")]
+    public static partial void ContentLengthShort(ILogger logger, string requestLine, long sent, long declared);
 }

@@ -24,6 +24,13 @@ internal static class ResponseHeadValidator
             return false;
         }
 
+        if (code < 200)
+        {
+            // 1xx responses are interim: the client would wait for a final one that never comes.
+            problem = $"invalid status '{Printable(status)}': a 1xx status is informational, not a final response";
+            return false;
+        }
+
         reason = status.Length > 4 ? status[4..] : "";
         foreach (char c in reason)
         {
