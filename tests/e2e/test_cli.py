@@ -117,3 +117,25 @@ def test_port_in_use_is_a_clear_error(lanner):
     result = run("-b", f"127.0.0.1:{first.port}", "hello")
     assert result.returncode == 1
     assert f"Connection in use: 127.0.0.1:{first.port}" in result.stderr
+
+
+def test_bind_to_a_host_name_that_does_not_resolve_is_a_clear_error():
+    result = run("-b", "no-such-host.invalid:8000", "hello")
+    assert result.returncode == 1
+    assert "Cannot listen at no-such-host.invalid:8000: cannot resolve the host name 'no-such-host.invalid'" in result.stderr
+    assert "Unhandled exception" not in result.stderr and "   at " not in result.stderr
+
+
+def test_bind_to_a_socket_in_a_missing_directory_is_a_clear_error(tmp_path):
+    path = tmp_path / "missing" / "lanner.sock"
+    result = run("-b", f"unix:{path}", "hello")
+    assert result.returncode == 1
+    assert f"Cannot listen at unix:{path}: the directory {path.parent} does not exist" in result.stderr
+    assert "   at " not in result.stderr
+
+
+def test_bind_to_an_address_this_machine_does_not_have_is_one_line_without_a_stack():
+    result = run("-b", "192.0.2.1:8000", "hello")  # TEST-NET-1: never a local address
+    assert result.returncode == 1
+    assert "Cannot listen at 192.0.2.1:8000: Cannot assign requested address" in result.stderr
+    assert "Hosting failed" not in result.stderr and "   at " not in result.stderr

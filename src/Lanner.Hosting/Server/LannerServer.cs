@@ -99,10 +99,19 @@ public static partial class LannerServer
             return ExitCodes.Error;
         }
 
+        // Host names are resolved and socket directories checked before anything starts, so a
+        // bad --bind is one clear line and exit 1.
+        if (!TryResolveBinds(options.Binds, out IReadOnlyList<(BindAddress Bind, IPAddress? Address)> endpoints, out (string Address, string Why)? bindProblem))
+        {
+            ServerLog.CannotListen(errorLog.CreateLogger("lanner"), bindProblem!.Value.Address, bindProblem.Value.Why);
+            errorLog.Dispose();
+            return ExitCodes.Error;
+        }
+
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         ConfigureLogging(builder.Logging, errorLog, options.Logs.Level);
         builder.Services.AddSingleton<IHostLifetime, ManualLifetime>();
-        builder.WebHost.ConfigureKestrel(kestrel => ConfigureKestrel(kestrel, options.Binds, options.Listen, certificate));
+        builder.WebHost.ConfigureKestrel(kestrel => ConfigureKestrel(kestrel, endpoints, options.Listen, certificate));
         // Requests run on the socket threads that read them, without a hop to the thread pool
         // (see docs/decisions/0002-inline-io.md).
         builder.WebHost.UseSockets(o =>
@@ -480,6 +489,8 @@ public static partial class LannerServer
         });
         logging.AddFilter("Microsoft", LogLevel.Warning);
         logging.AddFilter("Microsoft.AspNetCore.Server.Kestrel", LogLevel.Error);
+        // "Hosting failed to start" with a stack: Lanner reports a failed listen itself, in one line.
+        logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         if (level == "debug")
         {
             // As gunicorn's debug "Invalid request from ..." line: the requests Kestrel refuses
@@ -491,7 +502,59 @@ public static partial class LannerServer
         logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
     }
 
-    private static void ConfigureKestrel(KestrelServerOptions kestrel, IReadOnlyList<BindAddress> binds, ListenOptions listen, X509Certificate2? certificate)
+    /// <summary>
+    /// The address each bind listens on (null for a Unix socket). False, with the bind and the
+    /// reason in <paramref name="problem"/>, when a host name does not resolve or a socket's
+    /// directory is missing.
+    /// </summary>
+    private static bool TryResolveBinds(IReadOnlyList<BindAddress> binds, out IReadOnlyList<(BindAddress Bind, IPAddress? Address)> endpoints, out (string Address, string Why)? problem)
+    {
+        var resolved = new List<(BindAddress, IPAddress?)>(binds.Count);
+        endpoints = resolved;
+        foreach (BindAddress bind in binds)
+        {
+            if (bind.IsUnix)
+            {
+                string? directory = Path.GetDirectoryName(Path.GetFullPath(bind.UnixPath!));
+                if (directory is not null && !Directory.Exists(directory))
+                {
+                    problem = (bind.ToString(), $"the directory {directory} does not exist");
+                    return false;
+                }
+
+                resolved.Add((bind, null));
+                continue;
+            }
+
+            if (IPAddress.TryParse(bind.Host, out IPAddress? parsed))
+            {
+                resolved.Add((bind, parsed));
+                continue;
+            }
+
+            try
+            {
+                IPAddress? first = Dns.GetHostAddresses(bind.Host!).FirstOrDefault();
+                if (first is null)
+                {
+                    problem = (bind.ToString(), $"the host name '{bind.Host}' has no address");
+                    return false;
+                }
+
+                resolved.Add((bind, first));
+            }
+            catch (SocketException ex)
+            {
+                problem = (bind.ToString(), $"cannot resolve the host name '{bind.Host}' ({ex.Message})");
+                return false;
+            }
+        }
+
+        problem = null;
+        return true;
+    }
+
+    private static void ConfigureKestrel(KestrelServerOptions kestrel, IReadOnlyList<(BindAddress Bind, IPAddress? Address)> endpoints, ListenOptions listen, X509Certificate2? certificate)
     {
         kestrel.AddServerHeader = false;
         kestrel.AllowSynchronousIO = false;
@@ -511,9 +574,9 @@ public static partial class LannerServer
             o.Protocols = HttpProtocols.Http1AndHttp2;
             o.UseHttps(certificate);
         };
-        foreach (BindAddress bind in binds)
+        foreach ((BindAddress bind, IPAddress? address) in endpoints)
         {
-            if (bind.IsUnix)
+            if (address is null)
             {
                 if (File.Exists(bind.UnixPath))
                 {
@@ -524,10 +587,6 @@ public static partial class LannerServer
                 continue;
             }
 
-            IPAddress address = IPAddress.TryParse(bind.Host, out IPAddress? parsed)
-                ? parsed
-                : Dns.GetHostAddresses(bind.Host!).FirstOrDefault()
-                  ?? throw new IOException($"cannot resolve '{bind.Host}'");
             kestrel.Listen(address, bind.Port, tls);
         }
     }
