@@ -163,6 +163,15 @@ def test_refused_paths_are_404_never_content_and_never_500(static, path):
     assert b"def app" not in data
 
 
+def test_a_symlink_leading_out_of_the_root_is_a_404_with_one_warning_naming_it(static):
+    for _ in range(3):
+        resp, body = get(static, "/static/linkdir/secret.txt")
+        assert resp.status == 404 and b"outside the root" not in body
+    line = static.wait_for(r"\[WARNING\] Not serving /static/linkdir/secret\.txt: it is a symlink to (\S+), outside the static root (\S+) ")
+    assert line.group(1).endswith("/secret.txt") and not line.group(1).startswith(line.group(2) + "/")
+    assert static.output.count("Not serving /static/linkdir/secret.txt:") == 1
+
+
 def test_other_methods_are_refused(static):
     resp, _ = get(static, "/static/style.css", method="POST")
     assert resp.status == 405 and resp.getheader("Allow") == "GET, HEAD"

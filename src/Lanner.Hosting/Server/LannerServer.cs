@@ -472,7 +472,7 @@ public static partial class LannerServer
             mounts.Add(new StaticMount(mapping.Prefix, root));
         }
 
-        return new StaticFileHandler(mounts, TimeProvider.System);
+        return new StaticFileHandler(mounts, TimeProvider.System, log);
     }
 
     private static void ConfigureLogging(ILoggingBuilder logging, LineLoggerProvider errorLog, string level)

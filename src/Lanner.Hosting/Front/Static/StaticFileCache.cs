@@ -9,7 +9,7 @@ namespace Lanner.Hosting.Front.Static;
 /// file is picked up within that time. Bounded in entries and in cached bytes; paths that resolve
 /// to nothing are not remembered, so random requests cannot fill it.
 /// </summary>
-internal sealed class StaticFileCache(TimeProvider time)
+internal sealed class StaticFileCache(TimeProvider time, Action<StaticMount, string, string>? onOutsideRoot = null)
 {
     public static readonly TimeSpan Revalidate = TimeSpan.FromSeconds(1);
 
@@ -33,7 +33,12 @@ internal sealed class StaticFileCache(TimeProvider time)
             return entry;
         }
 
-        string? path = StaticPath.Resolve(mount, rawPath);
+        string? path = StaticPath.Resolve(mount, rawPath, out string? outside);
+        if (outside is not null)
+        {
+            onOutsideRoot?.Invoke(mount, rawPath, outside);
+        }
+
         Entry? fresh = path is null ? null : Load(path, entry, now);
         if (fresh is null)
         {

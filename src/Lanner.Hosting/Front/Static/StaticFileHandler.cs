@@ -1,9 +1,11 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.IO.Pipelines;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.StaticFiles;
+using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
 
 namespace Lanner.Hosting.Front.Static;
@@ -26,14 +28,34 @@ internal sealed partial class StaticFileHandler
     private static readonly FileExtensionContentTypeProvider ContentTypes = new();
     private static readonly byte[] NotFoundBody = "Not Found\n"u8.ToArray();
 
+    /// <summary>Refused links are reported once per request path, up to this many paths.</summary>
+    private const int MaxReportedLinks = 100;
+
     private readonly StaticMount[] _mounts;
     private readonly StaticFileCache _cache;
+    private readonly ILogger? _logger;
+    private readonly ConcurrentDictionary<string, bool> _reportedLinks = new(StringComparer.Ordinal);
 
-    public StaticFileHandler(IReadOnlyList<StaticMount> mounts, TimeProvider time)
+    public StaticFileHandler(IReadOnlyList<StaticMount> mounts, TimeProvider time, ILogger? logger = null)
     {
         // Longest prefix first, so /static/admin/ can be mounted apart from /static/.
         _mounts = [.. mounts.OrderByDescending(m => m.Prefix.Length)];
-        _cache = new StaticFileCache(time);
+        _logger = logger;
+        _cache = new StaticFileCache(time, ReportOutsideRoot);
+    }
+
+    /// <summary>
+    /// A symlink that leads out of the root is not followed (a 404). Say so once, so an operator
+    /// whose files are links (Django's collectstatic --link) is not left guessing.
+    /// </summary>
+    private void ReportOutsideRoot(StaticMount mount, string rawPath, string target)
+    {
+        if (_logger is null || _reportedLinks.Count >= MaxReportedLinks || !_reportedLinks.TryAdd(rawPath, true))
+        {
+            return;
+        }
+
+        StaticLog.LinkOutsideRoot(_logger, rawPath, target, mount.Root);
     }
 
     public bool HasMounts => _mounts.Length > 0;

@@ -12,8 +12,15 @@ namespace Lanner.Hosting.Front.Static;
 internal static partial class StaticPath
 {
     /// <summary>Returns the file's full path (symlinks resolved) or null.</summary>
-    public static string? Resolve(StaticMount mount, string rawPath)
+    public static string? Resolve(StaticMount mount, string rawPath) => Resolve(mount, rawPath, out _);
+
+    /// <summary>
+    /// As <see cref="Resolve(StaticMount, string)"/>; when the path exists but a symlink leads it
+    /// out of the root, <paramref name="outsideTarget"/> is where it leads.
+    /// </summary>
+    public static string? Resolve(StaticMount mount, string rawPath, out string? outsideTarget)
     {
+        outsideTarget = null;
         if (!rawPath.StartsWith(mount.Prefix, StringComparison.Ordinal))
         {
             return null;
@@ -36,8 +43,14 @@ internal static partial class StaticPath
 
         string candidate = mount.Root + "/" + relative;
         string? real = RealPath(candidate);
-        if (real is null || !real.StartsWith(mount.Root + "/", StringComparison.Ordinal))
+        if (real is null)
         {
+            return null;
+        }
+
+        if (!real.StartsWith(mount.Root + "/", StringComparison.Ordinal))
+        {
+            outsideTarget = real;
             return null;
         }
 
