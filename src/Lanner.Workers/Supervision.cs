@@ -20,6 +20,12 @@ public static class Supervision
     public static bool IsTimedOut(long startedAt, long now, TimeSpan timeout, TimeProvider time) =>
         timeout > TimeSpan.Zero && startedAt != 0 && time.GetElapsedTime(startedAt, now) > timeout;
 
+    /// <summary>
+    /// How long a worker stopped by a TERM or INT Lanner did not send waits to be replaced: the
+    /// master's own signal, sent to the whole group at the same moment, arrives well within it.
+    /// </summary>
+    public static readonly TimeSpan OutsideStopGrace = TimeSpan.FromMilliseconds(250);
+
     /// <summary>Delay before the next spawn after <paramref name="failures"/> workers in a row died before loading the app: 0.5 s doubling, at most 10 s.</summary>
     public static TimeSpan Backoff(int failures) =>
         failures <= 0 ? TimeSpan.Zero : TimeSpan.FromMilliseconds(Math.Min(10_000, 500 * Math.Pow(2, Math.Min(failures - 1, 10))));

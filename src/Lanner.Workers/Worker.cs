@@ -39,6 +39,18 @@ public sealed class Worker : IWorkerHandle, IDisposable
     private uint _nextStream;
     private volatile bool _reclaiming;
     private bool _stopRequested;
+
+    /// <summary>Lanner asked this worker to stop (or killed it).</summary>
+    internal bool StopRequested
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _stopRequested;
+            }
+        }
+    }
     private bool _killedByLanner;
     private bool _bootFailed;
     private bool _protocolError;

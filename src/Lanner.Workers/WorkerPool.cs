@@ -679,10 +679,32 @@ public sealed class WorkerPool : IAsyncDisposable
         Reconcile();
     }
 
+    /// <summary>
+    /// A TERM or INT that Lanner did not send, or a clean exit nobody asked for. Most likely the
+    /// whole process group was signalled (systemd's default KillMode, Ctrl-C in a terminal) and the
+    /// master's own signal is on its way: replacing the process at once would boot a new set of
+    /// workers only for the drain that signal starts to stop them.
+    /// </summary>
+    internal static bool StoppedFromOutside(WorkerExit? exit, bool stopRequested) =>
+        !stopRequested && exit is { } e
+        && (e.Signal is SignalNames.SIGTERM or SignalNames.SIGINT || (e.Signal is null && e.ExitCode == 0));
+
+    /// <summary>No spawn before <paramref name="delay"/> from now (a later back-off stays).</summary>
+    private void DeferSpawnsLocked(TimeSpan delay)
+    {
+        long until = _time.GetTimestamp() + (long)(delay.TotalSeconds * _time.TimestampFrequency);
+        _nextSpawnAt = Math.Max(_nextSpawnAt, until);
+    }
+
     internal void OnZygoteExited(Zygote zygote)
     {
         lock (_sync)
         {
+            if (StoppedFromOutside(zygote.Exit, zygote.StopRequested))
+            {
+                DeferSpawnsLocked(Supervision.OutsideStopGrace);
+            }
+
             _zygotes.TryRemove(new KeyValuePair<int, Zygote>(zygote.Generation, zygote));
         }
     }
@@ -712,9 +734,15 @@ public sealed class WorkerPool : IAsyncDisposable
                 return;
             }
 
+            bool stoppedFromOutside = StoppedFromOutside(worker.Exit, worker.StopRequested);
+            if (stoppedFromOutside)
+            {
+                DeferSpawnsLocked(Supervision.OutsideStopGrace);
+            }
+
             // Died before it was ready, without a boot error (already counted) and without being asked.
             bool diedBooting = !worker.WasReady && worker.BootError is null && worker.Exit?.Reason != WorkerExitReason.Stopped
-                && worker.Generation == _generation && !worker.Retiring;
+                && worker.Generation == _generation && !worker.Retiring && !stoppedFromOutside;
             if (diedBooting)
             {
                 CountBootFailureLocked(worker, $"exited with {worker.Exit?.Describe()} before loading the app");

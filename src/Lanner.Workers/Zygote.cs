@@ -24,6 +24,9 @@ internal sealed class Zygote : IDisposable
     private Process? _process;
     private bool _stopRequested;
 
+    /// <summary>Lanner asked the zygote to stop.</summary>
+    internal bool StopRequested => Volatile.Read(ref _stopRequested);
+
     public Zygote(int id, int generation, PoolOptions options, WorkerPool pool, ILogger log)
     {
         Id = id;

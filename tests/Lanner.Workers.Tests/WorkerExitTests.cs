@@ -21,6 +21,22 @@ public class WorkerExitTests
         Assert.Equal(described, exit.Describe());
     }
 
+    [Theory]
+    [InlineData(128 + 15, false, true)] // a TERM Lanner did not send: the group was signalled
+    [InlineData(128 + 2, false, true)] // Ctrl-C in the terminal
+    [InlineData(0, false, true)] // it caught the TERM and exited cleanly, unasked
+    [InlineData(128 + 15, true, false)] // Lanner stopped it
+    [InlineData(0, true, false)]
+    [InlineData(1, false, false)] // a crash is replaced at once
+    [InlineData(128 + 9, false, false)] // SIGKILL (the OOM killer)
+    [InlineData(128 + 11, false, false)]
+    public void StoppedFromOutside_IsATermOrIntOrCleanExitLannerDidNotAskFor(int code, bool stopRequested, bool expected)
+    {
+        WorkerExit exit = WorkerExit.Classify(code, stopRequested, false, false, false);
+
+        Assert.Equal(expected, WorkerPool.StoppedFromOutside(exit, stopRequested));
+    }
+
     [Fact]
     public void BootstrapCode_QuotesThePath()
     {
