@@ -270,8 +270,20 @@ public sealed class Worker : IWorkerHandle, IDisposable
         }
 
         List<Exchange> settled;
+        bool neverConnected;
         lock (_sync)
         {
+            // It ended, unasked, before it ever connected: not a Python worker at all (--python is
+            // some other program) or an interpreter that cannot start. A TERM or INT from outside
+            // (the whole group signalled while it started) is not its fault.
+            neverConnected = _state == WorkerState.Spawned && !_stopRequested && !_bootFailed && !IsOutsideStop(exitCode)
+                && !Options.Preload; // forked by the zygote, which is checked as it starts
+            if (neverConnected)
+            {
+                _bootFailed = true;
+                BootError = NeverConnected(Options, exitCode);
+            }
+
             _state = WorkerStates.Next(_state, WorkerTrigger.ProcessExited);
             Exit = WorkerExit.Classify(exitCode, _stopRequested, _killedByLanner, _bootFailed, _protocolError);
             settled = [.. _inflight];
@@ -281,8 +293,21 @@ public sealed class Worker : IWorkerHandle, IDisposable
 
         CloseConnection();
         Settle(settled);
+        if (neverConnected)
+        {
+            _pool.OnBootFailed(this);
+        }
+
         _pool.OnExited(this);
     }
+
+    /// <summary>Killed by a TERM or INT: sent to the whole group, not a failure of the process.</summary>
+    internal static bool IsOutsideStop(int exitCode) => exitCode - 128 is SignalNames.SIGTERM or SignalNames.SIGINT;
+
+    /// <summary>The boot error of a process that ended before it ever connected to the master.</summary>
+    internal static WorkerBootError NeverConnected(PoolOptions options, int exitCode) => new(
+        $"the interpreter {options.PythonExecutable} exited with {WorkerExit.Classify(exitCode, false, false, false, false).Describe()} "
+        + "before it connected (is --python a Python 3 interpreter?)", "");
 
     /// <summary>Starts a worker process directly (without --preload).</summary>
     internal static WorkerProcess StartProcess(ProcessStartInfo startInfo)

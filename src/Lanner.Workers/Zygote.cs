@@ -77,8 +77,16 @@ internal sealed class Zygote : IDisposable
             Worker.CaptureOutput(_process, _log, Id, Pid);
         }
         int code = await process.Exit.ConfigureAwait(false);
+        bool neverConnected;
         lock (_sync)
         {
+            // As a worker: ending unasked before it connected is a boot failure, not a crash.
+            neverConnected = State == WorkerState.Spawned && !_stopRequested && BootError is null && !Worker.IsOutsideStop(code);
+            if (neverConnected)
+            {
+                BootError = Worker.NeverConnected(Options, code);
+            }
+
             State = WorkerState.Exited;
             Exit = WorkerExit.Classify(code, _stopRequested, false, BootError is not null, false);
         }
@@ -95,7 +103,11 @@ internal sealed class Zygote : IDisposable
             child.TrySetResult(128 + SignalNames.SIGKILL);
         }
 
-        if (BootError is null && !_stopRequested)
+        if (neverConnected)
+        {
+            _pool.OnZygoteFailed(this);
+        }
+        else if (BootError is null && !_stopRequested)
         {
             WorkerLog.ZygoteDied(_log, Pid, Exit.Describe());
         }

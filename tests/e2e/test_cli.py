@@ -5,6 +5,8 @@ import socket
 import subprocess
 import time
 
+import pytest
+
 from serverkit import APPS, LANNER
 
 
@@ -139,3 +141,14 @@ def test_bind_to_an_address_this_machine_does_not_have_is_one_line_without_a_sta
     assert result.returncode == 1
     assert "Cannot listen at 192.0.2.1:8000: Cannot assign requested address" in result.stderr
     assert "Hosting failed" not in result.stderr and "   at " not in result.stderr
+
+
+@pytest.mark.parametrize("preload", [[], ["--preload"]])
+def test_a_python_that_is_not_python_exits_3_with_a_clear_reason(preload):
+    # /bin/true exits 0 at once: the worker (or the zygote) never connects.
+    result = run("-b", "127.0.0.1:0", "--python", "/bin/true", *preload, "hello", timeout=30)
+    output = result.stdout + result.stderr
+    assert result.returncode == 3, output
+    assert "the interpreter /bin/true exited with exit code 0 before it connected (is --python a Python 3 interpreter?)" in output
+    assert "Reason: App failed to load." in output
+    assert output.count("Booting") <= 2, output  # no respawn loop
