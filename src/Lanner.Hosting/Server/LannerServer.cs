@@ -94,7 +94,8 @@ public static partial class LannerServer
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or ArgumentException)
         {
-            errorWriter.Write($"Error: cannot load the TLS certificate {options.Listen.CertFile} with key {options.Listen.KeyFile}: {ex.Message}");
+            string key = options.Listen.KeyFile is { } keyFile ? $"with key {keyFile}" : "(no --keyfile: its private key is looked for in the same file)";
+            errorWriter.Write($"Error: cannot load the TLS certificate {options.Listen.CertFile} {key}: {ex.Message}");
             errorLog.Dispose();
             return ExitCodes.Error;
         }
