@@ -199,6 +199,22 @@ def test_hup_reloads_new_code_without_failing_a_request(lanner, tmp_path):
     assert set(load.outcomes()) == {200}, load.outcomes()
 
 
+def test_reload_extra_file_outside_the_project_triggers_a_reload(lanner, tmp_path):
+    project, settings_dir = tmp_path / "project", tmp_path / "etc"
+    project.mkdir()
+    settings_dir.mkdir()
+    (project / "reloadable.py").write_text("def application(e, s):\n    s('200 OK', [])\n    return [b'v1']\n")
+    extra = settings_dir / "app.toml"
+    extra.write_text("level = 1\n")
+    server = lanner(["--chdir", str(project), "--reload", "--reload-extra-file", str(extra), "reloadable"])
+    server.wait_for(rf"Watching {re.escape(str(project))}, {re.escape(str(settings_dir))} for changes")
+    (settings_dir / "unrelated.txt").write_text("not watched\n")
+    extra.write_text("level = 2\n")
+    server.wait_for(rf"{re.escape(str(extra))} changed, reloading")
+    server.wait_for(r"Reload complete: generation 2 serves")
+    assert "unrelated.txt" not in server.output
+
+
 def test_hup_to_code_that_cannot_import_keeps_the_old_workers(lanner, tmp_path):
     app = tmp_path / "reloadable.py"
     app.write_text("def application(e, s):\n    s('200 OK', [])\n    return [b'v1']\n")

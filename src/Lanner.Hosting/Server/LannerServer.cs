@@ -234,7 +234,7 @@ public static partial class LannerServer
                 file => events.Writer.TryWrite(new ServerEvent(null, file)));
         if (watcher is not null)
         {
-            ServerLog.Watching(log, options.WatchDirectory!);
+            ServerLog.Watching(log, string.Join(", ", [options.WatchDirectory!, .. watcher.WatchedOutside]));
         }
 
         ChannelReader<ServerEvent> signals = events.Reader;

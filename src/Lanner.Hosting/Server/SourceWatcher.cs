@@ -3,9 +3,9 @@ using System.Text.RegularExpressions;
 namespace Lanner.Hosting.Server;
 
 /// <summary>
-/// --reload: watches the project's Python files (and --reload-extra-file globs) and reports the
-/// first changed file of a burst, 150 ms after the burst began (an editor's save touches several
-/// files). Created and disposed by <see cref="LannerServer"/>.
+/// --reload: watches the project's Python files (and --reload-extra-file globs, also outside the
+/// project) and reports the first changed file of a burst, 150 ms after the burst began (an
+/// editor's save touches several files). Created and disposed by <see cref="LannerServer"/>.
 /// </summary>
 internal sealed class SourceWatcher : IDisposable
 {
@@ -17,7 +17,10 @@ internal sealed class SourceWatcher : IDisposable
     private readonly string _root;
     private readonly Regex[] _extra;
     private readonly Action<string> _changed;
-    private readonly FileSystemWatcher _watcher;
+    private readonly List<FileSystemWatcher> _watchers = [];
+
+    /// <summary>The directories outside the project watched for --reload-extra-file.</summary>
+    public List<string> WatchedOutside { get; } = [];
     private readonly ITimer _timer;
     private readonly object _sync = new();
     private string? _pending;
@@ -28,16 +31,54 @@ internal sealed class SourceWatcher : IDisposable
         _extra = [.. extraGlobs.Select(g => GlobToRegex(Path.IsPathRooted(g) ? g : Path.Combine(_root, g)))];
         _changed = changed;
         _timer = time.CreateTimer(_ => Fire(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        _watcher = new FileSystemWatcher(_root)
+        Watch(_root, recursive: true, Matters);
+
+        // Extra files outside the project get a watcher on the directory their glob starts in.
+        foreach ((string directory, bool recursive) in OutsideDirectories(_root, extraGlobs))
         {
-            IncludeSubdirectories = true,
+            if (Directory.Exists(directory))
+            {
+                Watch(directory, recursive, path => _extra.Any(r => r.IsMatch(path)));
+                WatchedOutside.Add(directory);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The directories, outside <paramref name="root"/>, where the extra globs start (the part
+    /// before the first wildcard), and whether a wildcard in a directory part means subdirectories.
+    /// </summary>
+    internal static IEnumerable<(string Directory, bool Recursive)> OutsideDirectories(string root, IReadOnlyList<string> extraGlobs)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (string glob in extraGlobs)
+        {
+            string full = Path.IsPathRooted(glob) ? glob : Path.Combine(root, glob);
+            int wildcard = full.IndexOfAny(['*', '?']);
+            string fixedPart = wildcard < 0 ? full : full[..wildcard];
+            string directory = Path.GetDirectoryName(fixedPart.EndsWith('/') ? fixedPart + "x" : fixedPart) ?? "/";
+            bool recursive = wildcard >= 0 && full.IndexOf('/', wildcard) >= 0;
+            bool inside = directory == root || directory.StartsWith(root + "/", StringComparison.Ordinal);
+            if (!inside && seen.Add(directory + (recursive ? "/**" : "")))
+            {
+                yield return (directory, recursive);
+            }
+        }
+    }
+
+    private void Watch(string directory, bool recursive, Func<string, bool> matters)
+    {
+        var watcher = new FileSystemWatcher(directory)
+        {
+            IncludeSubdirectories = recursive,
             NotifyFilter = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.DirectoryName,
         };
-        _watcher.Changed += (_, e) => OnEvent(e.FullPath);
-        _watcher.Created += (_, e) => OnEvent(e.FullPath);
-        _watcher.Deleted += (_, e) => OnEvent(e.FullPath);
-        _watcher.Renamed += (_, e) => OnEvent(e.FullPath);
-        _watcher.EnableRaisingEvents = true;
+        watcher.Changed += (_, e) => OnEvent(e.FullPath, matters);
+        watcher.Created += (_, e) => OnEvent(e.FullPath, matters);
+        watcher.Deleted += (_, e) => OnEvent(e.FullPath, matters);
+        watcher.Renamed += (_, e) => OnEvent(e.FullPath, matters);
+        watcher.EnableRaisingEvents = true;
+        _watchers.Add(watcher);
     }
 
     /// <summary>True for a file whose change restarts the workers.</summary>
@@ -53,9 +94,9 @@ internal sealed class SourceWatcher : IDisposable
         return fullPath.EndsWith(".py", StringComparison.Ordinal) || _extra.Any(r => r.IsMatch(fullPath));
     }
 
-    private void OnEvent(string path)
+    private void OnEvent(string path, Func<string, bool> matters)
     {
-        if (!Matters(path))
+        if (!matters(path))
         {
             return;
         }
@@ -81,7 +122,8 @@ internal sealed class SourceWatcher : IDisposable
 
         if (path is not null)
         {
-            _changed(Path.GetRelativePath(_root, path));
+            bool inside = path.StartsWith(_root + "/", StringComparison.Ordinal);
+            _changed(inside ? Path.GetRelativePath(_root, path) : path);
         }
     }
 
@@ -117,7 +159,11 @@ internal sealed class SourceWatcher : IDisposable
 
     public void Dispose()
     {
-        _watcher.Dispose();
+        foreach (FileSystemWatcher watcher in _watchers)
+        {
+            watcher.Dispose();
+        }
+
         _timer.Dispose();
     }
 }

@@ -28,5 +28,21 @@ public sealed class SourceWatcherTests : IDisposable
         Assert.False(watcher.Matters(Path.Combine(_root, ".git", "hooks", "x.py")));
     }
 
+    [Theory]
+    [InlineData("/etc/app/settings.toml", "/etc/app", false)]
+    [InlineData("/etc/app/*.toml", "/etc/app", false)]
+    [InlineData("/etc/app/**/*.yaml", "/etc/app", true)]
+    [InlineData("/etc/a*/x.toml", "/etc", true)]
+    public void OutsideDirectories_StartWhereTheGlobsWildcardsBegin(string glob, string directory, bool recursive) =>
+        Assert.Equal([(directory, recursive)], SourceWatcher.OutsideDirectories("/srv/project", [glob]));
+
+    [Fact]
+    public void OutsideDirectories_LeaveWhatTheProjectWatcherSees() =>
+        Assert.Empty(SourceWatcher.OutsideDirectories("/srv/project", ["templates/**/*.html", "/srv/project/conf/app.ini", "*.cfg"]));
+
+    [Fact]
+    public void OutsideDirectories_WatchEachDirectoryOnce() =>
+        Assert.Single(SourceWatcher.OutsideDirectories("/srv/project", ["/etc/app/a.toml", "/etc/app/b.toml"]));
+
     public void Dispose() => Directory.Delete(_root, recursive: true);
 }
