@@ -1,6 +1,7 @@
 """The lanner command: flags, exit codes and the lines operators know."""
 
 import re
+import signal
 import socket
 import subprocess
 import time
@@ -152,3 +153,27 @@ def test_a_python_that_is_not_python_exits_3_with_a_clear_reason(preload):
     assert "the interpreter /bin/true exited with exit code 0 before it connected (is --python a Python 3 interpreter?)" in output
     assert "Reason: App failed to load." in output
     assert output.count("Booting") <= 2, output  # no respawn loop
+
+
+def test_request_limits_answer_414_and_431(lanner):
+    server = lanner(["--limit-request-line", "100", "--limit-request-fields", "5", "--limit-request-field_size", "50", "hello"])
+
+    def status(path="/", fields=()):
+        head = f"GET {path} HTTP/1.1\r\nHost: t\r\n" + "".join(f"{f}\r\n" for f in fields) + "Connection: close\r\n\r\n"
+        return server.raw(head.encode()).split(b" ", 2)[1]
+
+    assert status("/" + "a" * 80) == b"200"  # a request line of 94 characters
+    assert status("/" + "a" * 90) == b"414"  # 104
+    assert status(fields=["A: 1", "B: 2", "C: 3"]) == b"200"  # five fields with Host and Connection
+    assert status(fields=["A: 1", "B: 2", "C: 3", "D: 4"]) == b"431"
+    assert status(fields=["X-Long: " + "v" * 40]) == b"200"
+    assert status(fields=["X-Long: " + "v" * 60]) == b"431"
+
+
+def test_pidfile_holds_the_master_pid_while_it_runs(lanner, tmp_path):
+    pidfile = tmp_path / "lanner.pid"
+    server = lanner(["-p", str(pidfile), "hello"])
+    assert pidfile.read_text().strip() == str(server.proc.pid)
+    server.send_signal(signal.SIGTERM)
+    assert server.proc.wait(30) == 0
+    assert not pidfile.exists()
