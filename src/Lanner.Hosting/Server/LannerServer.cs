@@ -189,6 +189,14 @@ public static partial class LannerServer
             }
         });
 
+        // Written before the listeners open (as gunicorn does), so a script that waits for the
+        // "Listening at" line finds it.
+        using var pidFile = options.PidFile is null ? null : PidFile.TryCreate(options.PidFile, log);
+        if (options.PidFile is not null && pidFile is null)
+        {
+            return ExitCodes.Error;
+        }
+
         if (await ListenAsync(app, options, log).ConfigureAwait(false) is int failed)
         {
             return failed;
@@ -214,12 +222,6 @@ public static partial class LannerServer
                 ServerLog.CannotListen(log, options.ControlBind!.ToString(), ex.Message);
                 return ExitCodes.Error;
             }
-        }
-
-        using var pidFile = options.PidFile is null ? null : PidFile.TryCreate(options.PidFile, log);
-        if (options.PidFile is not null && pidFile is null)
-        {
-            return ExitCodes.Error;
         }
 
         if (hooks is not null)
