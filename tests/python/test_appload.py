@@ -84,3 +84,21 @@ def test_not_callable(modules):
     modules("m_value", "application = 42\n")
     with pytest.raises(AppLoadError, match="must be callable"):
         load_app("m_value")
+
+
+def test_an_asgi_function_is_refused_with_what_to_name_instead(modules):
+    modules("m_asgi_fn", "async def app(scope, receive, send):\n    pass\n")
+    with pytest.raises(AppLoadError, match=r"'app' in 'm_asgi_fn' is an ASGI application .*name the WSGI callable instead\.$"):
+        load_app("m_asgi_fn:app")
+
+
+def test_an_asgi_object_from_an_asgi_module_gets_the_django_hint(modules):
+    modules("proj_asgi", "class Handler:\n    async def __call__(self, scope, receive, send):\n        pass\n\napplication = Handler()\n")
+    with pytest.raises(AppLoadError, match=r"is an ASGI application .*for Django: the project's wsgi module"):
+        load_app("proj_asgi")
+
+
+def test_a_wsgi_class_instance_and_a_wsgi_class_are_accepted(modules):
+    modules("m_wsgi_obj", "class App:\n    def __call__(self, environ, start_response):\n        return []\n\napp = App()\nKlass = App\n")
+    assert callable(load_app("m_wsgi_obj:app"))
+    assert load_app("m_wsgi_obj:Klass") is not None

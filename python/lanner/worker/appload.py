@@ -112,4 +112,20 @@ def load_app(spec: str) -> Callable[..., Any]:
 
     if not callable(obj):
         raise AppLoadError(f"Application object {name!r} in {module_name!r} must be callable.")
+    if _is_asgi(obj):
+        hint = " (for Django: the project's wsgi module, e.g. mysite.wsgi:application)" if module_name.endswith("asgi") else ""
+        raise AppLoadError(
+            f"Application object {name!r} in {module_name!r} is an ASGI application (an async callable taking "
+            f"scope, receive, send); Lanner serves WSGI applications: name the WSGI callable instead{hint}."
+        )
     return obj
+
+
+def _is_asgi(obj: Any) -> bool:
+    """An ``async def`` function, or an object whose ``__call__`` is one. A WSGI app never is."""
+    import inspect
+
+    if inspect.iscoroutinefunction(obj):
+        return True
+    call = getattr(type(obj), "__call__", None)
+    return not inspect.isfunction(obj) and not inspect.isclass(obj) and inspect.iscoroutinefunction(call)
