@@ -129,3 +129,12 @@ def test_other_requests_are_unaffected_by_a_dying_worker(server):
         results = list(pool.map(lambda p: (p, server.request("GET", p)[0].status), paths))
     assert [s for p, s in results if p == "/ok"] == [200] * 40
     assert [s for p, s in results if p == "/exit"] == [502]
+
+
+@pytest.mark.parametrize("body", [b"zz\r\nhello\r\n0\r\n\r\n", b"5\r\nhelloXX0\r\n\r\n"])
+def test_a_malformed_chunked_body_is_a_400_without_an_error_in_the_log(server, body):
+    data = _read_until_closed(server, b"POST /ok HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
+    head = data.split(b"\r\n\r\n", 1)[0]
+    assert head.startswith(b"HTTP/1.1 400 ") and b"connection: close" in head.lower()
+    assert server.request("GET", "/ok")[0].status == 200
+    assert "unhandled exception" not in server.output and "[ERROR]" not in server.output

@@ -3,6 +3,7 @@ using Lanner.Protocol;
 using Lanner.Workers;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
 
 namespace Lanner.Hosting.Front;
 
@@ -10,7 +11,7 @@ namespace Lanner.Hosting.Front;
 /// The request delegate for app requests: encodes the request (environ and the first body bytes),
 /// hands it to dispatch, and writes what comes back. One per server.
 /// </summary>
-internal sealed class AppHandler(Dispatcher dispatcher, AppResponder responder, FrontOptions options)
+internal sealed class AppHandler(Dispatcher dispatcher, AppResponder responder, FrontOptions options, ILogger logger)
 {
     /// <summary>What the access log and the metrics want to know of an app request.</summary>
     public readonly record struct Outcome(long BytesSent, int Pid, long QueueWaitTicks);
@@ -40,11 +41,16 @@ internal sealed class AppHandler(Dispatcher dispatcher, AppResponder responder, 
             catch (Exception ex) when (ex is IOException or OperationCanceledException)
             {
                 // The client went away or sent a broken body before the request was complete:
-                // nothing reached the app. Kestrel answers 400 for a malformed body itself.
+                // nothing reached the app.
                 payload.Dispose();
-                if (ex.InnerException is BadHttpRequestException bad)
+                if ((ex as BadHttpRequestException ?? ex.InnerException as BadHttpRequestException) is { } bad && !context.Response.HasStarted)
                 {
-                    throw bad;
+                    // A malformed body (bad chunk framing, a body over the limit) is the client's
+                    // error: its status, a debug line as for the other requests Kestrel refuses,
+                    // and the connection closed, since its framing cannot be trusted any more.
+                    FrontLog.BadRequestBody(logger, $"{facts.Method} {facts.RawTarget}{(requestId is null ? "" : $" [{requestId}]")}", bad.Message, bad.StatusCode);
+                    context.Response.StatusCode = bad.StatusCode;
+                    context.Response.Headers.Connection = "close";
                 }
 
                 return new Outcome(0, Environment.ProcessId, 0);

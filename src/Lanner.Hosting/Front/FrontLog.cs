@@ -19,4 +19,7 @@ internal static partial class FrontLog
 
     [LoggerMessage(2004, LogLevel.Warning, "{RequestLine}: the app sent {Sent} of the {Declared} bytes its Content-Length announced; the connection was closed")]
     public static partial void ContentLengthShort(ILogger logger, string requestLine, long sent, long declared);
+
+    [LoggerMessage(2005, LogLevel.Debug, "{RequestLine}: bad request body ({Reason}); answered {Status}")]
+    public static partial void BadRequestBody(ILogger logger, string requestLine, string reason, int status);
 }

@@ -143,7 +143,7 @@ public static partial class LannerServer
         dispatcher.RequestsWaiting = pool.OnRequestsWaiting;
         Telemetry? telemetry = options.ControlBind is null ? null : new Telemetry(() => pool.Workers, pool, dispatcher);
         var responder = new AppResponder(loggers.CreateLogger("lanner.front"), telemetry is null ? null : telemetry.Failure);
-        var front = new FrontDoor(new AppHandler(dispatcher, responder, options.Front), MountStatic(options.Static, log), options.Front, accessLog, telemetry);
+        var front = new FrontDoor(new AppHandler(dispatcher, responder, options.Front, loggers.CreateLogger("lanner.front")), MountStatic(options.Static, log), options.Front, accessLog, telemetry);
         app.Run(front.HandleAsync);
 
         // gunicorn's on_starting runs before the sockets are bound; a failure there stops the start.
