@@ -242,6 +242,12 @@ def test_metrics_count_exactly(lanner, tmp_path):
     status, _, body = control.get("/readyz")
     assert (status, body) == (200, b"ready\n")
     assert control.get("/nothing-here")[0] == 404
+    for method in ("POST", "DELETE"):
+        conn = http.client.HTTPConnection("127.0.0.1", control.port, timeout=10)
+        conn.request(method, "/metrics")
+        resp = conn.getresponse()
+        assert (resp.status, resp.getheader("Allow")) == (405, "GET, HEAD")
+        conn.close()
 
     received = 0
     statuses = []

@@ -68,6 +68,15 @@ internal sealed class ControlServer : IAsyncDisposable
     private async Task HandleAsync(HttpContext context)
     {
         HttpResponse response = context.Response;
+        string method = context.Request.Method;
+        if (!HttpMethods.IsGet(method) && !HttpMethods.IsHead(method))
+        {
+            // Read-only endpoints: a POST or DELETE here is a mistake worth seeing.
+            response.StatusCode = 405;
+            response.Headers.Allow = "GET, HEAD";
+            return;
+        }
+
         switch (context.Request.Path.Value)
         {
             case "/metrics":
