@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 namespace Lanner.Hosting.Server;
 
 /// <summary>
-/// --pid FILE: the master's pid, written once it listens and removed when it exits (only if the
+/// --pid FILE: the master's pid, written before it listens and removed when it exits (only if the
 /// file still holds our pid), as gunicorn does. A file naming another live process is refused.
 /// </summary>
 internal sealed class PidFile : IDisposable
