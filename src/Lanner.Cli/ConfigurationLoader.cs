@@ -67,7 +67,12 @@ internal static class ConfigurationLoader
                 }
 
                 python ??= environment.GetValueOrDefault(SettingsTable.Python.EnvironmentVariable) ?? defaultPython ?? "python3";
-                ConfigSources.ApplyValues(builder, PythonConfigFile.Read(config, python), config, strict: false);
+                ConfigSources.ApplyValues(builder, PythonConfigFile.Read(config, python, out IReadOnlyList<string> functions), config, strict: false);
+                foreach (string function in functions)
+                {
+                    // A hook with a typo in its name is never called: "def post_forks(server, worker)".
+                    ConfigSources.WarnIfMistyped(builder, config, function, "a server hook", SettingsTable.Hooks.Select(h => h.Name));
+                }
             }
 
             builder.SetValue(SettingsTable.Config, config, named ? SettingSource.CommandLine : SettingSource.ConfigFile, named ? null : "found in the working directory");

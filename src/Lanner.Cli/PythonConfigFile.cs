@@ -35,16 +35,18 @@ except BaseException as exc:
     text = "".join(traceback.format_exception(type(exc), exc, tb)) if tb is not None else traceback.format_exc()
     print(json.dumps({"error": f"{type(exc).__name__}: {exc}", "traceback": text}))
     raise SystemExit(0)
-values, hooks = {}, []
+values, hooks, functions = {}, [], []
 for k, v in ns.items():
     if k.startswith("_") or isinstance(v, types.ModuleType) or isinstance(v, type):
         continue
     if callable(v):
         if k in HOOKS:
             hooks.append(k)
+        elif isinstance(v, types.FunctionType) and v.__module__ == "__config__":
+            functions.append(k)
         continue
     values[k] = plain(v)
-print(json.dumps({"values": values, "hooks": hooks}))
+print(json.dumps({"values": values, "hooks": hooks, "functions": functions}))
 """;
 
     /// <summary>
@@ -52,7 +54,10 @@ print(json.dumps({"values": values, "hooks": hooks}))
     /// As gunicorn, it runs in the current directory, which is first on sys.path: a file named with
     /// -c elsewhere sees the same os.getcwd() and imports as under gunicorn.
     /// </summary>
-    public static IReadOnlyList<KeyValuePair<string, object?>> Read(string path, string python)
+    public static IReadOnlyList<KeyValuePair<string, object?>> Read(string path, string python) => Read(path, python, out _);
+
+    /// <summary>As <see cref="Read(string, string)"/>; <paramref name="functions"/> are the other functions the file defines (not hooks).</summary>
+    public static IReadOnlyList<KeyValuePair<string, object?>> Read(string path, string python, out IReadOnlyList<string> functions)
     {
         var psi = new ProcessStartInfo(python)
         {
@@ -99,6 +104,9 @@ print(json.dumps({"values": values, "hooks": hooks}))
                 .Select(p => new KeyValuePair<string, object?>(p.Name, Plain(p.Value)))
                 .ToList();
             values.AddRange(result.GetProperty("hooks").EnumerateArray().Select(h => new KeyValuePair<string, object?>(h.GetString()!, true)));
+            functions = result.TryGetProperty("functions", out JsonElement defined)
+                ? [.. defined.EnumerateArray().Select(f => f.GetString()!)]
+                : [];
             return values;
         }
     }

@@ -43,6 +43,58 @@ public static class ConfigSources
     }
 
     /// <summary>
+    /// A name a gunicorn.conf.py defines that is no setting (or no hook) is the file's own and is
+    /// ignored, as gunicorn does. When it is one or two letters away from a setting's name (or a
+    /// shortened one, as on_start for on_starting) it is most likely a typo that leaves the
+    /// setting at its default, so say so.
+    /// </summary>
+    public static void WarnIfMistyped(SettingsBuilder builder, string origin, string name, string what, IEnumerable<string> known)
+    {
+        string lowered = name.ToLowerInvariant().Replace('-', '_');
+        string? nearest = known
+            .Select(k => (Name: k, Distance: EditDistance(lowered, k)))
+            .Where(c => c.Distance <= Math.Min(2, Math.Max(1, c.Name.Length / 4))
+                || (c.Distance <= 3 && Math.Min(c.Name.Length, lowered.Length) >= 6 && (c.Name.StartsWith(lowered, StringComparison.Ordinal) || lowered.StartsWith(c.Name, StringComparison.Ordinal))))
+            .OrderBy(c => c.Distance)
+            .Select(c => c.Name)
+            .FirstOrDefault();
+        if (nearest is not null)
+        {
+            builder.Warn($"{origin}: '{name}' is not {what} and is ignored; did you mean '{nearest}'?");
+        }
+    }
+
+    /// <summary>Levenshtein distance, with a swap of two neighbours counted as one edit.</summary>
+    internal static int EditDistance(string a, string b)
+    {
+        var d = new int[a.Length + 1, b.Length + 1];
+        for (int i = 0; i <= a.Length; i++)
+        {
+            d[i, 0] = i;
+        }
+
+        for (int j = 0; j <= b.Length; j++)
+        {
+            d[0, j] = j;
+        }
+
+        for (int i = 1; i <= a.Length; i++)
+        {
+            for (int j = 1; j <= b.Length; j++)
+            {
+                int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + cost);
+                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                {
+                    d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
+                }
+            }
+        }
+
+        return d[a.Length, b.Length];
+    }
+
+    /// <summary>
     /// Values read from a config file, by setting name. In a TOML file an unknown name is an
     /// error (a typo); in a gunicorn.conf.py other module-level names are the file's own and are ignored.
     /// </summary>
@@ -58,6 +110,7 @@ public static class ConfigSources
                     throw new SettingException($"{origin}: unknown setting '{key}' (the settings are listed in docs/settings.md)");
                 }
 
+                WarnIfMistyped(builder, origin, key, "a setting", SettingsTable.All.Where(s => s.Section != SettingsTable.HooksSection).Select(s => s.Name));
                 continue;
             }
 

@@ -37,7 +37,7 @@ public sealed class EffectiveSettings
     /// <summary>APP_MODULE as given (or wsgi_app from a config file), or null.</summary>
     public string? AppModule { get; }
 
-    /// <summary>Settings that were accepted but have no effect here, one line each.</summary>
+    /// <summary>Settings that were accepted but have no effect here, and likely typos in a config file, one line each.</summary>
     public IReadOnlyList<string> Warnings { get; }
 
     public T Get<T>(Setting<T> setting)
@@ -109,6 +109,9 @@ public sealed class SettingsBuilder
         _values[setting] = (value, source, origin);
         return this;
     }
+
+    /// <summary>A line for the operator about a source (printed before the server starts).</summary>
+    public void Warn(string text) => _warnings.Add(text);
 
     public EffectiveSettings Build() => new(new(_values), AppModule, [.. _warnings]);
 }

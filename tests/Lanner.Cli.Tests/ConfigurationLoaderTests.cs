@@ -43,6 +43,36 @@ public sealed class ConfigurationLoaderTests : IDisposable
     }
 
     [Fact]
+    public void GunicornConf_NamesOneOrTwoLettersFromASettingOrHook_AreReportedAsLikelyTypos()
+    {
+        string conf = Write("gunicorn.conf.py", string.Join("\n",
+            "import os",
+            "worker = 4",                                  // workers
+            "log_level = 'debug'",                         // loglevel
+            "TIMEOUT = 60",                                // timeout
+            "def post_forks(server, worker): pass",        // post_fork
+            "def on_start(server): pass",                  // on_starting
+            "port = int(os.environ.get('PORT', 8000))",    // the file's own: no setting is close
+            "DEBUG = True",
+            "def helper(): return 1",
+            "threads = 2",                                 // a real setting: no warning
+            ""));
+
+        EffectiveSettings settings = ConfigurationLoader.Load(new CommandLine(), ["-c", conf, "app"], new Dictionary<string, string>(), Python);
+
+        Assert.Equal(
+            [
+                $"{conf}: 'worker' is not a setting and is ignored; did you mean 'workers'?",
+                $"{conf}: 'log_level' is not a setting and is ignored; did you mean 'loglevel'?",
+                $"{conf}: 'TIMEOUT' is not a setting and is ignored; did you mean 'timeout'?",
+                $"{conf}: 'post_forks' is not a server hook and is ignored; did you mean 'post_fork'?",
+                $"{conf}: 'on_start' is not a server hook and is ignored; did you mean 'on_starting'?",
+            ],
+            settings.Warnings);
+        Assert.Equal(2, settings.Get(SettingsTable.Threads));
+    }
+
+    [Fact]
     public void PythonInCmdArgs_RunsTheConfigFile()
     {
         string conf = Write("gunicorn.conf.py", "workers = 2\n");

@@ -52,4 +52,11 @@ public class ConfigSourcesTests
         var ex = Assert.Throws<SettingException>(() => new SettingsBuilder().Set(SettingsTable.Threads, ["0"], SettingSource.CommandLine));
         Assert.Equal("--threads: invalid value '0' (expected a positive integer)", ex.Message);
     }
+
+    [Theory]
+    [InlineData("workers", "workers", 0)]
+    [InlineData("worker", "workers", 1)]
+    [InlineData("timeuot", "timeout", 1)] // a swap of neighbours is one edit
+    [InlineData("bind", "backlog", 6)]
+    public void EditDistance(string a, string b, int expected) => Assert.Equal(expected, ConfigSources.EditDistance(a, b));
 }
