@@ -249,6 +249,10 @@ def prepare_demo() -> None:
         return
     shutil.rmtree(DEMO, ignore_errors=True)
     shutil.copytree(ROOT / "examples" / "demo", DEMO, ignore=shutil.ignore_patterns("db.sqlite3", "staticfiles", "__pycache__"))
+    # The peers' interpreter does not see the lanner package, so the copy leaves out the app that
+    # only adds `manage.py lanner`: every server then runs the same site.
+    settings = DEMO / "demo" / "settings.py"
+    settings.write_text("".join(line for line in settings.read_text().splitlines(keepends=True) if '"lanner.django"' not in line))
     (DEMO / "demo" / "settings_whitenoise.py").write_text(
         "from demo.settings import *  # noqa\n"
         "MIDDLEWARE = ['django.middleware.security.SecurityMiddleware', 'whitenoise.middleware.WhiteNoiseMiddleware'] + MIDDLEWARE[1:]\n")
