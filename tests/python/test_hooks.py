@@ -125,3 +125,24 @@ def test_master_helper_reports_a_config_file_that_fails(tmp_path):
     assert len(answers) == 1
     assert "RuntimeError: bad config" in answers[0]["error"]
     assert "raise RuntimeError('bad config')" in answers[0]["traceback"]
+
+
+@pytest.mark.parametrize("params, expect", [
+    ("worker, req", ("GET", None)),
+    ("worker, req, environ", ("GET", "/p")),
+    ("worker, req, environ, resp", ("GET", "/p", 204)),
+    ("*args", ("GET", "/p", 204)),
+])
+def test_post_request_may_take_two_three_or_four_arguments_as_in_gunicorn(tmp_path, params, expect):
+    body = {
+        "worker, req": "worker.done = (req.method, None)",
+        "worker, req, environ": "worker.done = (req.method, environ['PATH_INFO'])",
+        "worker, req, environ, resp": "worker.done = (req.method, environ['PATH_INFO'], resp.status_code)",
+        "*args": "args[0].done = (args[1].method, args[2]['PATH_INFO'], args[3].status_code)",
+    }[params]
+    path = write_config(tmp_path, f"def post_request({params}):\n    {body}\n")
+    worker_hooks = hooks.WorkerHooks(path, {}, worker_id=1)
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/p", "QUERY_STRING": "", "SERVER_PROTOCOL": "HTTP/1.1"}
+    worker_hooks.before(environ)
+    worker_hooks.after(environ, "204 No Content", [])
+    assert worker_hooks.worker.done == expect

@@ -13,6 +13,7 @@ they carry the attributes hooks commonly use (``pid``, ``cfg``, ``log``, ``age``
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import runpy
@@ -86,6 +87,27 @@ def load(path: str) -> dict[str, Callable]:
     return {name: fn for name in WORKER_HOOKS + MASTER_HOOKS if callable(fn := namespace.get(name))}
 
 
+def accepts(fn: Callable, count: int) -> bool:
+    """Whether ``fn`` can be called with ``count`` positional arguments (True when Python cannot tell)."""
+    try:
+        inspect.signature(fn).bind(*range(count))
+    except TypeError:
+        return False
+    except ValueError:  # no signature to read (some built-ins): let the call decide
+        pass
+    return True
+
+
+def post_request_adapter(fn: Callable | None) -> Callable | None:
+    """gunicorn accepts ``post_request(worker, req)`` and ``(worker, req, environ)`` as well as the
+    full ``(worker, req, environ, resp)``; the worker always calls with four."""
+    if fn is None or accepts(fn, 4):
+        return fn
+    if accepts(fn, 3):
+        return lambda worker, req, environ, _resp: fn(worker, req, environ)
+    return lambda worker, req, _environ, _resp: fn(worker, req)
+
+
 class WorkerHooks:
     """The hooks a worker runs, with the stand-ins they are called with."""
 
@@ -99,7 +121,7 @@ class WorkerHooks:
             aborted=False, app=None, wsgi=None, nr=0, max_requests=settings.get("max_requests"), timeout=settings.get("timeout"),
         )
         self.pre_request = self.hooks.get("pre_request")
-        self.post_request = self.hooks.get("post_request")
+        self.post_request = post_request_adapter(self.hooks.get("post_request"))
 
     def before(self, environ: dict) -> None:
         """Before the app is called: pre_request (its failure fails the request, as in gunicorn)."""
