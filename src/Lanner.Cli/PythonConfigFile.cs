@@ -11,10 +11,31 @@ namespace Lanner.Cli;
 internal static class PythonConfigFile
 {
     private const string Script = """
-import json, runpy, sys, traceback, types
-HOOKS = {"on_starting", "on_reload", "when_ready", "pre_fork", "post_fork", "post_worker_init", "worker_int",
-         "worker_abort", "pre_exec", "pre_request", "post_request", "child_exit", "worker_exit",
-         "nworkers_changed", "on_exit"}
+import inspect, json, runpy, sys, traceback, types
+# Each hook with the arguments it is called with (post_request may also take the first 2 or 3).
+HOOKS = {"on_starting": "server", "on_reload": "server", "when_ready": "server", "pre_fork": "server, worker",
+         "post_fork": "server, worker", "post_worker_init": "worker", "worker_int": "worker",
+         "worker_abort": "worker", "pre_exec": "server", "pre_request": "worker, req",
+         "post_request": "worker, req, environ, resp", "child_exit": "server, worker",
+         "worker_exit": "server, worker", "nworkers_changed": "server, new_value, old_value", "on_exit": "server"}
+def accepts(fn, count):
+    try:
+        inspect.signature(fn).bind(*range(count))
+    except TypeError:
+        return False
+    except ValueError:
+        pass
+    return True
+def misfit(name, fn):
+    want = HOOKS[name]
+    counts = (4, 3, 2) if name == "post_request" else (want.count(",") + 1,)
+    if any(accepts(fn, n) for n in counts):
+        return None
+    try:
+        takes = f"{name}{inspect.signature(fn)}"
+    except (TypeError, ValueError):
+        takes = name
+    return f"{name}: the hook is called as {name}({want}), but the file defines {takes}"
 def plain(v):
     if isinstance(v, (str, int, float, bool)) or v is None:
         return v
@@ -27,26 +48,28 @@ path = sys.argv[1]
 try:
     ns = runpy.run_path(path, run_name="__config__")
 except BaseException as exc:
-    # The traceback from the file's own frames on (this runner's are noise); all of it when the
-    # file never ran (a SyntaxError says where it is without frames).
+    # The traceback from the file's own frames on (this runner's are noise); just the error when
+    # the file never ran (a SyntaxError says where it is without frames).
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename != path:
         tb = tb.tb_next
-    text = "".join(traceback.format_exception(type(exc), exc, tb)) if tb is not None else traceback.format_exc()
+    text = "".join(traceback.format_exception(type(exc), exc, tb) if tb is not None else traceback.format_exception_only(type(exc), exc))
     print(json.dumps({"error": f"{type(exc).__name__}: {exc}", "traceback": text}))
     raise SystemExit(0)
-values, hooks, functions = {}, [], []
+values, hooks, functions, misfits = {}, [], [], []
 for k, v in ns.items():
     if k.startswith("_") or isinstance(v, types.ModuleType) or isinstance(v, type):
         continue
     if callable(v):
         if k in HOOKS:
             hooks.append(k)
+            if (problem := misfit(k, v)) is not None:
+                misfits.append(problem)
         elif isinstance(v, types.FunctionType) and v.__module__ == "__config__":
             functions.append(k)
         continue
     values[k] = plain(v)
-print(json.dumps({"values": values, "hooks": hooks, "functions": functions}))
+print(json.dumps({"values": values, "hooks": hooks, "functions": functions, "misfits": misfits}))
 """;
 
     /// <summary>
@@ -98,6 +121,11 @@ print(json.dumps({"values": values, "hooks": hooks, "functions": functions}))
             if (result.TryGetProperty("error", out JsonElement error))
             {
                 throw new SettingException($"{path}: error while running it: {error.GetString()}\n{result.GetProperty("traceback").GetString()!.TrimEnd()}");
+            }
+
+            if (result.TryGetProperty("misfits", out JsonElement misfits) && misfits.GetArrayLength() > 0)
+            {
+                throw new SettingException($"{path}: {string.Join("; ", misfits.EnumerateArray().Select(m => m.GetString()))}");
             }
 
             var values = result.GetProperty("values").EnumerateObject()

@@ -43,6 +43,48 @@ public sealed class ConfigurationLoaderTests : IDisposable
     }
 
     [Fact]
+    public void GunicornConfWithASyntaxError_SaysWhereWithoutTheReadersFrames()
+    {
+        string conf = Write("gunicorn.conf.py", "workers = 2\nif workers:\nbind = 'x'\n");
+
+        var ex = Assert.Throws<SettingException>(() => PythonConfigFile.Read(conf, Python));
+
+        Assert.StartsWith($"{conf}: error while running it: IndentationError: expected an indented block", ex.Message);
+        Assert.Contains($"File \"{conf}\", line 3", ex.Message);
+        Assert.DoesNotContain("runpy", ex.Message);
+        Assert.DoesNotContain("<string>", ex.Message);
+    }
+
+    [Fact]
+    public void GunicornConf_HookThatCannotTakeItsArguments_IsRefusedAtStart()
+    {
+        string conf = Write("gunicorn.conf.py", string.Join("\n",
+            "def post_fork(server): pass",                          // called with (server, worker)
+            "def when_ready(server, extra): pass",                  // called with (server)
+            "def pre_fork(server, worker, flag=False): pass",       // fine: the third has a default
+            "def on_exit(*args): pass",                             // fine
+            "def post_request(worker, req): pass",                  // fine: gunicorn accepts 2, 3 or 4
+            ""));
+
+        var ex = Assert.Throws<SettingException>(() => PythonConfigFile.Read(conf, Python));
+
+        Assert.Equal(
+            $"{conf}: post_fork: the hook is called as post_fork(server, worker), but the file defines post_fork(server); "
+            + "when_ready: the hook is called as when_ready(server), but the file defines when_ready(server, extra)",
+            ex.Message);
+    }
+
+    [Fact]
+    public void GunicornConf_PostRequestWithOneArgument_IsRefused()
+    {
+        string conf = Write("gunicorn.conf.py", "def post_request(worker): pass\n");
+
+        var ex = Assert.Throws<SettingException>(() => PythonConfigFile.Read(conf, Python));
+
+        Assert.Equal($"{conf}: post_request: the hook is called as post_request(worker, req, environ, resp), but the file defines post_request(worker)", ex.Message);
+    }
+
+    [Fact]
     public void GunicornConf_NamesOneOrTwoLettersFromASettingOrHook_AreReportedAsLikelyTypos()
     {
         string conf = Write("gunicorn.conf.py", string.Join("\n",
