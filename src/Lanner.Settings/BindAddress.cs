@@ -71,6 +71,11 @@ public sealed record BindAddress(string? Host, int Port, string? UnixPath)
 
             host = colon >= 0 ? text[..colon] : text;
             portText = colon >= 0 ? text[(colon + 1)..] : null;
+            if (colon < 0 && host.All(char.IsAsciiDigit))
+            {
+                // A bare number would be read as a host name (and fail to bind): it is a port.
+                throw new SettingException($"--bind: invalid value '{raw}' (a value without ':' is a host; for port {host} write 127.0.0.1:{host}, or :{host} for every interface)");
+            }
         }
 
         if (host.Length == 0)

@@ -27,6 +27,7 @@ public class BindAddressTests
     [InlineData("[::1:8000", "unclosed '['")]
     [InlineData("unix:", "unix: needs a socket path")]
     [InlineData("fd://3", "inherited file descriptor is not supported")]
+    [InlineData("8000", "a value without ':' is a host; for port 8000 write 127.0.0.1:8000, or :8000 for every interface")]
     public void Parse_Invalid_SaysWhy(string raw, string why)
     {
         var ex = Assert.Throws<SettingException>(() => BindAddress.Parse(raw));
