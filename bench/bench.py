@@ -207,7 +207,10 @@ def run_one(server: str, target: Target) -> dict:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": target.settings, **extra_env}
     OUT.mkdir(parents=True, exist_ok=True)
     log = open(OUT / f"{server}-{target.name}.log", "w")
-    proc = subprocess.Popen(cmd, cwd=target.appdir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    # The server stays in this session, as in the reference harness: with the kernel's autogroups
+    # (sched_autogroup_enabled), a new session would be a scheduling group of its own, sharing the
+    # CPU with wrk's group half and half. Its own process group keeps a Ctrl-C to this for us.
+    proc = subprocess.Popen(cmd, cwd=target.appdir, env=env, stdout=log, stderr=subprocess.STDOUT, process_group=0)
     url = f"http://127.0.0.1:{port}{target.path}"
     try:
         deadline = time.monotonic() + 30
