@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from lanner.worker.main import WORKER_NICE
 from loadkit import Load
 from serverkit import APPS
 
@@ -325,19 +326,22 @@ def test_a_worker_stopped_before_it_connected_leaves_at_once_and_shutdown_stays_
 
 
 
-@pytest.mark.parametrize("prefix, args, policy", [
-    ([], [], os.SCHED_BATCH),
-    ([], ["--preload"], os.SCHED_BATCH),
-    ([], ["--cpu-scheduling", "normal"], os.SCHED_OTHER),
-    (["chrt", "--idle", "0"], [], os.SCHED_IDLE),  # an operator's choice (chrt, systemd) is left alone
+@pytest.mark.parametrize("prefix, args, policy, nicer", [
+    ([], [], os.SCHED_BATCH, WORKER_NICE),
+    ([], ["--preload"], os.SCHED_BATCH, WORKER_NICE),
+    ([], ["--cpu-scheduling", "normal"], os.SCHED_OTHER, 0),
+    (["chrt", "--idle", "0"], [], os.SCHED_IDLE, 0),  # an operator's choice (chrt, systemd) is left alone
 ], ids=["default", "preload", "normal", "started-idle"])
-def test_every_thread_of_the_master_and_the_workers_runs_with_the_chosen_scheduling_policy(lanner, prefix, args, policy):
+def test_every_thread_of_the_master_and_the_workers_runs_with_the_chosen_scheduling_policy(lanner, prefix, args, policy, nicer):
     server = lanner(["-w", "2", "--threads", "2", *args, "hello:app"], prefix=prefix)
     assert server.request("GET", "/")[0].status == 200
     wait_until(lambda: len(server.descendant_pids()) >= 2, what="two workers")
     threads = [int(tid) for pid in server.descendant_pids() for tid in os.listdir(f"/proc/{pid}/task")]
     assert len(threads) >= 6  # two workers, each a main thread and two request threads at least
     assert {tid: os.sched_getscheduler(tid) for tid in threads} == {tid: policy for tid in threads}
+    # Under batch the workers are nicer than the master, so the master gets the CPU first.
+    master_nice = os.getpriority(os.PRIO_PROCESS, server.proc.pid)
+    assert {tid: os.getpriority(os.PRIO_PROCESS, tid) for tid in threads} == {tid: master_nice + nicer for tid in threads}
 
     def master_policies():
         policies = {}

@@ -88,19 +88,29 @@ def connect(path: str, token: str, worker_id: int, interface: str) -> Connection
     return conn
 
 
+# How much nicer than the master a worker is under --cpu-scheduling batch (docs/decisions/0004).
+WORKER_NICE = 4
+
+
 def apply_scheduling(policy: str | None, worker_id: int) -> None:
     """--cpu-scheduling batch: SCHED_BATCH, so that this worker, when a request wakes it, does not
-    pre-empt the master or another worker (docs/decisions/0004-cpu-scheduling.md). The master's
-    children inherit it already; set here too, before the app is imported, so that every thread
-    the app starts, and every child a zygote forks, has it whoever started this interpreter."""
+    pre-empt the master or another worker, and a niceness WORKER_NICE above the one it started
+    with (the master's), so that the master, which every request and response passes through,
+    gets the CPU first when they compete (docs/decisions/0004-cpu-scheduling.md). Set here, before
+    the app is imported, so that every thread the app starts, and every child a zygote forks, has
+    it whoever started this interpreter."""
     if policy != "batch" or not hasattr(os, "SCHED_BATCH"):
         return
     try:
-        if os.sched_getscheduler(0) != os.SCHED_OTHER:
-            return  # batch already, or a policy chosen by whoever started Lanner (chrt, systemd)
+        if os.sched_getscheduler(0) not in (os.SCHED_OTHER, os.SCHED_BATCH):
+            return  # a policy chosen by whoever started Lanner (chrt, systemd)
         os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
     except OSError as exc:
         sys.stderr.write(f"lanner worker {worker_id}: cannot switch to SCHED_BATCH ({exc}); the normal policy stays\n")
+    try:
+        os.nice(WORKER_NICE)
+    except OSError as exc:
+        sys.stderr.write(f"lanner worker {worker_id}: cannot lower its priority ({exc}); it keeps the master's\n")
 
 
 def read_config(conn: Connection) -> dict:

@@ -6,7 +6,7 @@ namespace Lanner.Hosting.Server;
 /// --cpu-scheduling batch for the master: its threads to SCHED_BATCH, so that a thread woken by a
 /// request or a response does not pre-empt a worker in the middle of the app, and handles what has
 /// piled up in one go when it runs (docs/decisions/0004-cpu-scheduling.md). The workers set it
-/// themselves.
+/// themselves, and make themselves nicer than the master.
 /// </summary>
 /// <remarks>
 /// A new thread does not reliably inherit the policy: .NET creates threads with the policy the
