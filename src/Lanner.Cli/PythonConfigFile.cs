@@ -13,6 +13,7 @@ internal static class PythonConfigFile
     private const string Script = """
 import inspect, json, runpy, sys, traceback, types
 # Each hook with the arguments it is called with (post_request may also take the first 2 or 3).
+# accepts() is lanner/worker/hooks.py's: this script runs alone, without the lanner package.
 HOOKS = {"on_starting": "server", "on_reload": "server", "when_ready": "server", "pre_fork": "server, worker",
          "post_fork": "server, worker", "post_worker_init": "worker", "worker_int": "worker",
          "worker_abort": "worker", "pre_exec": "server", "pre_request": "worker, req",

@@ -88,7 +88,9 @@ def load(path: str) -> dict[str, Callable]:
 
 
 def accepts(fn: Callable, count: int) -> bool:
-    """Whether ``fn`` can be called with ``count`` positional arguments (True when Python cannot tell)."""
+    """Whether ``fn`` can be called with ``count`` positional arguments (True when Python cannot tell).
+    The master's reader of gunicorn.conf.py (src/Lanner.Cli/PythonConfigFile.cs) has a copy, which
+    refuses a hook at start by the same rule."""
     try:
         inspect.signature(fn).bind(*range(count))
     except TypeError:
