@@ -432,6 +432,28 @@ def test_json_format(lanner, tmp_path):
     assert (raised["status"], raised["bytes"], raised["path"]) == (500, len(body_of(responses[4])), "/raise")
 
 
+def test_requests_refused_before_the_app_get_a_line_each(lanner, tmp_path):
+    """Kestrel answers a malformed request itself, before the request delegate: like nginx's 400s,
+    each still gets one line, with what was parsed of it ('-' when the request line was refused),
+    its status and no body bytes. A body refused while the app reads it gets one line, not two."""
+    log = tmp_path / "access.log"
+    server = lanner(["-w", "1", "--access-logfile", str(log), APP])
+    cases = [
+        (b"GARBAGE\r\n\r\n", 400, '"- - -" 400 0'),
+        (b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, '"- - -" 414 0'),
+        (b"GET /bad-header HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n", 400, '"GET /bad-header HTTP/1.1" 400 0'),
+        (b"GET /big-header HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 40000 + b"\r\n\r\n", 431, '"GET /big-header HTTP/1.1" 431 0'),
+        (req("POST", "/submit", [("Transfer-Encoding", "chunked")], b"zz\r\n"), 400, '"POST /submit HTTP/1.1" 400 0'),
+        (req("GET", "/"), 200, '"GET / HTTP/1.1" 200 13'),
+    ]
+    for raw, status, _ in cases:
+        assert status_of(send(server.port, raw)) == status
+    lines = read_lines(log, len(cases))
+    for line, (_, _, expected) in zip(lines, cases):
+        assert line.startswith("127.0.0.1 - - ["), line
+        assert expected in line, (line, expected)
+
+
 # ---------------------------------------------------------------------------------------------
 # 3. X-Request-ID
 

@@ -10,6 +10,7 @@ import math
 import os
 import re
 import signal
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -316,6 +317,21 @@ def test_metrics_count_exactly(lanner, tmp_path):
     assert resp.status == 200
     scrape = control.until("ten requests", lambda s: s.value("lanner_http_request_duration_seconds_count") == 10)
     assert requests_by(scrape)[("GET", "2xx")] == 6
+
+
+def test_requests_refused_before_the_app_are_counted(lanner):
+    server = lanner(["-w", "1", "--control-bind", "127.0.0.1:0", "misbehaving"])
+    control = Control(server)
+    for raw in (b"GARBAGE\r\n\r\n", b"GET /x HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 40000 + b"\r\n\r\n"):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            s.sendall(raw)
+            assert s.recv(100).split(b" ", 2)[1] in (b"400", b"431")
+    assert server.request("GET", "/ok")[0].status == 200
+
+    scrape = control.until("three requests", lambda s: s.value("lanner_http_request_duration_seconds_count") == 3)
+    # The request line refused: no method is known, so "other".
+    assert requests_by(scrape) == {("other", "4xx"): 1, ("GET", "4xx"): 1, ("GET", "2xx"): 1}
+    assert scrape.value("lanner_queue_wait_seconds_count") == 1  # only the app's request
 
 
 def test_readyz_is_503_while_a_graceful_shutdown_drains(lanner):

@@ -20,6 +20,9 @@ internal sealed class FrontDoor(AppHandler app, StaticFileHandler statics, Front
 
     private readonly bool _observed = accessLog is not null || telemetry is not null;
 
+    /// <summary>Whether requests are logged or counted (then <see cref="Rejected"/> wants Kestrel's refusals too).</summary>
+    public bool Observed => _observed;
+
     public Task HandleAsync(HttpContext context)
     {
         string rawPath = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? context.Request.Path.Value ?? "/";
@@ -53,6 +56,34 @@ internal sealed class FrontDoor(AppHandler app, StaticFileHandler statics, Front
         accessLog?.Log(new AccessRecord(
             EnvironWriter.FactsOf(context, options), context.Request.Headers, context.Response.Headers, status,
             outcome.BytesSent, duration, DateTimeOffset.Now, outcome.Pid, requestId));
+    }
+
+    /// <summary>
+    /// A request Kestrel refused and answered itself (see <see cref="RejectedRequests"/>): its
+    /// access-log line and its count. Called on the connection's thread before Kestrel writes
+    /// the answer, so the status is set and the body is empty.
+    /// </summary>
+    public void Rejected(IFeatureCollection features)
+    {
+        if (features.Get<IHttpResponseFeature>()?.HasStarted == true || features.Get<IHttpMaxRequestBodySizeFeature>()?.IsReadOnly == true)
+        {
+            // Refused while its body was read, so the request delegate ran and logs it (as a
+            // 400 of its own, or with the status the app had already sent).
+            return;
+        }
+
+        var context = new DefaultHttpContext(features);
+        RequestFacts facts = EnvironWriter.FactsOf(context, options);
+        if (facts.Method.Length == 0)
+        {
+            // The request line itself was refused: nothing of it is known.
+            facts = facts with { Method = "-", RawTarget = "-", Protocol = "-" };
+        }
+
+        int status = context.Response.StatusCode;
+        telemetry?.Request(facts.Method, status, TimeSpan.Zero, 0, 0, false, 0);
+        accessLog?.Log(new AccessRecord(
+            facts, context.Request.Headers, context.Response.Headers, status, 0, TimeSpan.Zero, DateTimeOffset.Now, Environment.ProcessId, RequestId(context)));
     }
 
     /// <summary>The client's X-Request-ID when it is sensible, else a new one, put in the request so the app sees it.</summary>

@@ -145,6 +145,9 @@ public static partial class LannerServer
         var responder = new AppResponder(loggers.CreateLogger("lanner.front"), telemetry is null ? null : telemetry.Failure);
         var front = new FrontDoor(new AppHandler(dispatcher, responder, options.Front, loggers.CreateLogger("lanner.front")), MountStatic(options.Static, log), options.Front, accessLog, telemetry);
         app.Run(front.HandleAsync);
+        using IDisposable? rejections = front.Observed
+            ? RejectedRequests.Subscribe(app.Services.GetRequiredService<System.Diagnostics.DiagnosticListener>(), front.Rejected)
+            : null;
 
         // gunicorn's on_starting runs before the sockets are bound; a failure there stops the start.
         MasterHooks? hooks = null;
