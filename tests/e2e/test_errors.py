@@ -138,3 +138,33 @@ def test_a_malformed_chunked_body_is_a_400_without_an_error_in_the_log(server, b
     assert head.startswith(b"HTTP/1.1 400 ") and b"connection: close" in head.lower()
     assert server.request("GET", "/ok")[0].status == 200
     assert "unhandled exception" not in server.output and "[ERROR]" not in server.output
+
+
+def test_connect_is_refused_with_405_before_the_app_and_the_connection_goes_on(server):
+    """CONNECT asks for a tunnel, which WSGI cannot give: refused as nginx does. Passed to the app,
+    a 2xx answer with a body could not be sent at all (the client got a closed connection)."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
+        head, _, body = _recv_response(s)
+        assert head.startswith(b"HTTP/1.1 405 Method Not Allowed\r\n"), head
+        assert b"<h1>Method Not Allowed</h1>" in body
+        s.sendall(b"GET /ok HTTP/1.1\r\nHost: t\r\n\r\n")
+        head, _, body = _recv_response(s)
+        assert head.startswith(b"HTTP/1.1 200 "), head
+    assert "unhandled exception" not in server.output and "[ERROR]" not in server.output
+
+
+def _recv_response(s: socket.socket) -> tuple[bytes, bytes, bytes]:
+    """One response with a Content-Length, read from a keep-alive connection."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(4096)
+        assert chunk, f"connection closed after {data!r}"
+        data += chunk
+    head, sep, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)\r\ncontent-length: *(\d+)", head).group(1))
+    while len(body) < length:
+        chunk = s.recv(4096)
+        assert chunk, "connection closed mid-body"
+        body += chunk
+    return head, sep, body

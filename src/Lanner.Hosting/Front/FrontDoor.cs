@@ -23,8 +23,15 @@ internal sealed class FrontDoor(AppHandler app, StaticFileHandler statics, Front
     /// <summary>Whether requests are logged or counted (then <see cref="Rejected"/> wants Kestrel's refusals too).</summary>
     public bool Observed => _observed;
 
+    private static readonly byte[] Page405 = FailureMap.Page(StatusCodes.Status405MethodNotAllowed);
+
     public Task HandleAsync(HttpContext context)
     {
+        if (HttpMethods.IsConnect(context.Request.Method) && context.Features.Get<IHttpExtendedConnectFeature>()?.IsExtendedConnect != true)
+        {
+            return _observed ? ObservedAsync(context, null, "", connect: true) : RefuseConnectAsync(context);
+        }
+
         string rawPath = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? context.Request.Path.Value ?? "/";
         StaticMount? mount = statics.HasMounts ? statics.Match(rawPath) : null;
         if (!_observed)
@@ -35,12 +42,16 @@ internal sealed class FrontDoor(AppHandler app, StaticFileHandler statics, Front
         return ObservedAsync(context, mount, rawPath);
     }
 
-    private async Task ObservedAsync(HttpContext context, StaticMount? mount, string rawPath)
+    private async Task ObservedAsync(HttpContext context, StaticMount? mount, string rawPath, bool connect = false)
     {
         long started = Stopwatch.GetTimestamp();
         string requestId = RequestId(context);
         AppHandler.Outcome outcome;
-        if (mount is null)
+        if (connect)
+        {
+            outcome = await RefuseConnectAsync(context).ConfigureAwait(false);
+        }
+        else if (mount is null)
         {
             outcome = await app.HandleAsync(context, requestId).ConfigureAwait(false);
         }
@@ -56,6 +67,21 @@ internal sealed class FrontDoor(AppHandler app, StaticFileHandler statics, Front
         accessLog?.Log(new AccessRecord(
             EnvironWriter.FactsOf(context, options), context.Request.Headers, context.Response.Headers, status,
             outcome.BytesSent, duration, DateTimeOffset.Now, outcome.Pid, requestId));
+    }
+
+    /// <summary>
+    /// CONNECT asks for a tunnel, which neither WSGI nor Lanner provides: as nginx does (since
+    /// 1.21.1), it is refused with 405 before it reaches the app. Passed on, an app's 2xx answer
+    /// would be one Kestrel cannot send (a 2xx to CONNECT opens the tunnel; it has no body).
+    /// </summary>
+    private static async Task<AppHandler.Outcome> RefuseConnectAsync(HttpContext context)
+    {
+        HttpResponse response = context.Response;
+        response.StatusCode = StatusCodes.Status405MethodNotAllowed;
+        response.ContentType = "text/html; charset=utf-8";
+        response.ContentLength = Page405.Length;
+        await response.Body.WriteAsync(Page405).ConfigureAwait(false);
+        return new AppHandler.Outcome(Page405.Length, Environment.ProcessId, 0);
     }
 
     /// <summary>
