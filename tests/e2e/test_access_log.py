@@ -16,6 +16,7 @@ import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import time
 from pathlib import Path
@@ -452,6 +453,42 @@ def test_requests_refused_before_the_app_get_a_line_each(lanner, tmp_path):
     for line, (_, _, expected) in zip(lines, cases):
         assert line.startswith("127.0.0.1 - - ["), line
         assert expected in line, (line, expected)
+
+
+def test_a_client_gone_before_the_response_is_a_499_with_no_bytes(lanner, tmp_path):
+    """nginx's 499: the client left (a reset, or a FIN, which Kestrel takes as one) before any
+    of the response went out, so the log does not claim the app's status and bytes."""
+    log = tmp_path / "access.log"
+    server = lanner(["-w", "1", "--access-logfile", str(log), "misbehaving"])
+
+    def reset(s: socket.socket) -> None:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
+
+    half = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    half.sendall(b"GET /sleep?s=0.3 HTTP/1.1\r\nHost: x\r\n\r\n")
+    half.shutdown(socket.SHUT_WR)
+    assert half.recv(100) == b""  # Kestrel closes a half-closed connection without answering
+    half.close()
+    read_lines(log, 1)  # before the next request, so that the lines come in this order
+
+    running = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    running.sendall(b"GET /sleep?s=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+    time.sleep(0.3)  # at the worker by now, which is busy for a second: the next one waits
+    queued = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    queued.sendall(b"GET /ok?queued HTTP/1.1\r\nHost: x\r\n\r\n")
+    time.sleep(0.2)
+    reset(queued)
+    read_lines(log, 2)
+    reset(running)
+    read_lines(log, 3)
+    assert server.request("GET", "/ok")[0].status == 200
+
+    lines = read_lines(log, 4)
+    expected = ['"GET /sleep?s=0.3 HTTP/1.1" 499 0 ', '"GET /ok?queued HTTP/1.1" 499 0 ',
+                '"GET /sleep?s=1 HTTP/1.1" 499 0 ', '"GET /ok HTTP/1.1" 200 ']
+    for line, part in zip(lines, expected):
+        assert part in line, (line, part)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ namespace Lanner.Hosting.Front;
 internal sealed class AppHandler(Dispatcher dispatcher, AppResponder responder, FrontOptions options, ILogger logger)
 {
     /// <summary>What the access log and the metrics want to know of an app request.</summary>
-    public readonly record struct Outcome(long BytesSent, int Pid, long QueueWaitTicks);
+    public readonly record struct Outcome(long BytesSent, int Pid, long QueueWaitTicks, bool ClientGoneBefore = false);
 
     public async Task<Outcome> HandleAsync(HttpContext context, string? requestId)
     {
@@ -62,7 +62,19 @@ internal sealed class AppHandler(Dispatcher dispatcher, AppResponder responder, 
             }
         }
 
+        if (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client is gone already (a FIN right after the request, which Kestrel takes as
+            // an abort): nothing could be sent back, so the app is not run for it.
+            payload.Dispose();
+            return new Outcome(0, Environment.ProcessId, 0, ClientGoneBefore: true);
+        }
+
         using var exchange = new Exchange(payload, complete, body, facts.Method, facts.RawTarget) { RequestId = requestId };
+        dispatcher.Dispatch(exchange);
+
+        // Registered once dispatched, so that an abort from now on finds the request queued or
+        // at its worker (a token cancelled in between runs the callback here, at once).
         using CancellationTokenRegistration registration = context.RequestAborted.UnsafeRegister(
             static state =>
             {
@@ -70,8 +82,7 @@ internal sealed class AppHandler(Dispatcher dispatcher, AppResponder responder, 
                 d.Abort(e);
             },
             (dispatcher, exchange));
-        dispatcher.Dispatch(exchange);
-        long sent = await responder.WriteAsync(context, exchange, () => dispatcher.Abort(exchange)).ConfigureAwait(false);
-        return new Outcome(sent, exchange.Worker?.Pid ?? Environment.ProcessId, exchange.QueueWaitTicks);
+        AppResponder.Sent sent = await responder.WriteAsync(context, exchange, () => dispatcher.Abort(exchange)).ConfigureAwait(false);
+        return new Outcome(sent.Bytes, exchange.Worker?.Pid ?? Environment.ProcessId, exchange.QueueWaitTicks, sent.ClientGoneBefore);
     }
 }

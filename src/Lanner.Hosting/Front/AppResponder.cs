@@ -17,8 +17,11 @@ internal sealed class AppResponder(ILogger logger, Action<string>? onFailure = n
 {
     private static readonly byte[] Page500 = FailureMap.Page(500);
 
-    /// <summary>Consumes every event of the exchange, up to its terminal one; returns the body bytes sent.</summary>
-    public async Task<long> WriteAsync(HttpContext context, Exchange exchange, Action onClientGone)
+    /// <summary>What went out: the body bytes, or nothing at all because the client left first.</summary>
+    public readonly record struct Sent(long Bytes, bool ClientGoneBefore);
+
+    /// <summary>Consumes every event of the exchange, up to its terminal one.</summary>
+    public async Task<Sent> WriteAsync(HttpContext context, Exchange exchange, Action onClientGone)
     {
         var state = new ResponseState();
         while (true)
@@ -27,6 +30,15 @@ internal sealed class AppResponder(ILogger logger, Action<string>? onFailure = n
             {
                 await exchange.WaitAsync().ConfigureAwait(false);
                 continue;
+            }
+
+            if (!state.Discarding && (exchange.ClientAborted || context.RequestAborted.IsCancellationRequested) && !context.Response.HasStarted)
+            {
+                // The client went away (a reset, an HTTP/2 cancel, or a FIN, which Kestrel takes
+                // as one) before any of the response: Kestrel would drop every byte written now,
+                // so none is, and the access log says 499 as nginx's does, not the app's status.
+                state.Discarding = true;
+                state.ClientGoneBefore = true;
             }
 
             bool done;
@@ -51,7 +63,7 @@ internal sealed class AppResponder(ILogger logger, Action<string>? onFailure = n
 
             if (done)
             {
-                return state.Written;
+                return new Sent(state.ClientGoneBefore ? 0 : state.Written, state.ClientGoneBefore);
             }
         }
     }
@@ -410,6 +422,9 @@ internal sealed class AppResponder(ILogger logger, Action<string>? onFailure = n
 
         /// <summary>The client is gone (or the head was invalid): read the remaining events without writing.</summary>
         public bool Discarding { get; set; }
+
+        /// <summary>The client was gone before the response started: nothing of it went out.</summary>
+        public bool ClientGoneBefore { get; set; }
     }
 }
 

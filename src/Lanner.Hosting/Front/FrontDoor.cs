@@ -23,6 +23,9 @@ internal sealed class FrontDoor(AppHandler app, StaticFileHandler statics, Front
     /// <summary>Whether requests are logged or counted (then <see cref="Rejected"/> wants Kestrel's refusals too).</summary>
     public bool Observed => _observed;
 
+    /// <summary>nginx's status for a request whose client left before the response: it is only logged, never sent.</summary>
+    internal const int ClientClosedRequest = 499;
+
     private static readonly byte[] Page405 = FailureMap.Page(StatusCodes.Status405MethodNotAllowed);
 
     public Task HandleAsync(HttpContext context)
@@ -62,7 +65,7 @@ internal sealed class FrontDoor(AppHandler app, StaticFileHandler statics, Front
         }
 
         TimeSpan duration = Stopwatch.GetElapsedTime(started);
-        int status = context.Response.StatusCode;
+        int status = outcome.ClientGoneBefore ? ClientClosedRequest : context.Response.StatusCode;
         telemetry?.Request(context.Request.Method, status, duration, context.Request.ContentLength ?? 0, outcome.BytesSent, mount is not null, outcome.QueueWaitTicks);
         accessLog?.Log(new AccessRecord(
             EnvironWriter.FactsOf(context, options), context.Request.Headers, context.Response.Headers, status,
