@@ -8,8 +8,8 @@ public static partial class SettingsTable
         ["--chdir"],
         AppSection,
         "",
-        "a directory",
-        raw => raw.Length == 0 ? "" : Path.GetFullPath(raw),
+        "an existing directory",
+        raw => raw.Length == 0 ? "" : Directory.Exists(raw) ? Path.GetFullPath(raw) : throw new ArgumentException("no such directory"),
         "Change to this directory before loading the app.",
         "The directory lanner was started in.",
         metaVar: "DIR",
@@ -34,7 +34,7 @@ public static partial class SettingsTable
         AppSection,
         "",
         "a Python interpreter (3.9 or newer)",
-        raw => raw,
+        raw => raw.Length == 0 || IsExecutable(raw) ? raw : throw new ArgumentException("no such program"),
         "The Python interpreter the workers run.",
         "The interpreter of the environment lanner was installed into, so the app sees that environment's packages.",
         metaVar: "PATH",
@@ -176,4 +176,21 @@ public static partial class SettingsTable
 
     public static readonly Setting<string> StatsdPrefix = NotHere("statsd_prefix", ["--statsd-prefix"], LoggingSection, "", Support.Refused,
         "Refused, with --statsd-host.", metaVar: "PREFIX");
+
+    /// <summary>A program that can be started: an executable file at the path, or on $PATH for a bare name.</summary>
+    private static bool IsExecutable(string program)
+    {
+        const UnixFileMode anyExecute = UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
+        static bool Runnable(string path) =>
+            File.Exists(path) && (OperatingSystem.IsWindows() || (File.GetUnixFileMode(path) & anyExecute) != 0);
+
+        if (program.Contains('/', StringComparison.Ordinal))
+        {
+            return Runnable(program);
+        }
+
+        return (Environment.GetEnvironmentVariable("PATH") ?? "")
+            .Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Any(dir => Runnable(Path.Combine(dir, program)));
+    }
 }

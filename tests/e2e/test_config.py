@@ -330,6 +330,9 @@ def assert_one_error_line(result: subprocess.CompletedProcess, *fragments: str) 
     (["--timeout", "soon", "hello"], ["--timeout: invalid value 'soon' (expected a number of seconds (0 disables))"]),
     (["--max-requests", "-3", "hello"], ["--max-requests: invalid value '-3'", "a non-negative integer"]),
     (["-b", "127.0.0.1:99999", "hello"], ["--bind: invalid value '127.0.0.1:99999'", "the port must be a number from 0 to 65535"]),
+    (["--chdir", "/no/such/dir", "hello"], ["--chdir: invalid value '/no/such/dir' (expected an existing directory)"]),
+    (["--python", "/no/such/python3", "hello"], ["--python: invalid value '/no/such/python3' (expected a Python interpreter"]),
+    (["--python", "no-such-python-on-path", "hello"], ["--python: invalid value 'no-such-python-on-path'"]),
 ])
 def test_bad_command_line(args, fragments):
     assert_one_error_line(run(args), *fragments)
