@@ -71,7 +71,7 @@ public static partial class SettingsTable
         "Refused: header names with spaces are rejected (400); accepting them is a request-smuggling risk.", isSwitch: true);
 
     public static readonly Setting<string> TolerateDangerousFraming = NotHere("tolerate_dangerous_framing", ["--tolerate-dangerous-framing"], SecuritySection,
-        "false", Support.Refused, "Refused: ambiguous message framing is always rejected (400).", isSwitch: true);
+        "false", Support.Refused, "Refused: ambiguous framing is never tolerated. Conflicting lengths, or a Transfer-Encoding that does not end in chunked, are a 400; a request with both Content-Length and Transfer-Encoding is read as chunked and its connection closed after the response (RFC 9112 6.3), so nothing can be smuggled behind it.", isSwitch: true);
 
     public static readonly Setting<string> CertFile = new(
         "certfile",

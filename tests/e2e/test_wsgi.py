@@ -177,3 +177,50 @@ def test_wsgi_errors_reach_the_log_with_the_request_line(server):
     mark = server.line_count()
     echo(server, path="/echo/logged")
     server.wait_for(r"GET /echo/logged \[\w+\]: echo /echo/logged", start=mark)
+
+
+def _exchange(server, raw: bytes) -> tuple[bytes, bool]:
+    """Sends raw bytes on one connection; the first response, and whether the server then closed."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(raw)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(65536)
+            assert chunk, data
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = int(next(l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")))
+        while len(body) < length:
+            body += s.recv(65536)
+        rest = body[length:]
+        s.settimeout(2)
+        try:
+            closed = s.recv(65536) == b"" and not rest
+        except socket.timeout:
+            closed = False
+        return head + b"\r\n\r\n" + body[:length], closed
+
+
+def test_content_length_with_transfer_encoding_is_read_as_chunked_and_the_connection_closed(server):
+    """RFC 9112 6.3: Transfer-Encoding wins and the connection closes after the response, so bytes
+    that a front end counted by Content-Length cannot be smuggled in as a second request."""
+    response, closed = _exchange(server, b"POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n"
+                                         b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+                                         b"GET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n")
+    assert response.startswith(b"HTTP/1.1 200 "), response[:200]
+    env = json.loads(response.split(b"\r\n\r\n", 1)[1])
+    assert env["body_sha256"] == hashlib.sha256(b"hello").hexdigest()
+    assert "CONTENT_LENGTH" not in env
+    assert closed
+
+
+@pytest.mark.parametrize("headers", [
+    b"Content-Length: 3\r\nContent-Length: 4\r\n",  # two lengths
+    b"Content-Length: 3, 4\r\n",
+    b"Transfer-Encoding: chunked, gzip\r\n",  # chunked not last: no way to find the end
+    b"Transfer-Encoding: gzip\r\n",
+], ids=["two-lengths", "length-list", "chunked-not-last", "no-chunked"])
+def test_ambiguous_framing_is_a_400_and_the_connection_closed(server, headers):
+    response, closed = _exchange(server, b"POST /echo HTTP/1.1\r\nHost: h\r\n" + headers + b"\r\nabcd")
+    assert response.startswith(b"HTTP/1.1 400 "), response[:200]
+    assert closed
