@@ -22,4 +22,7 @@ internal static partial class FrontLog
 
     [LoggerMessage(2005, LogLevel.Debug, "{RequestLine}: bad request body ({Reason}); answered {Status}")]
     public static partial void BadRequestBody(ILogger logger, string requestLine, string reason, int status);
+
+    [LoggerMessage(2006, LogLevel.Error, "A request Kestrel refused could not be logged or counted: {Error}")]
+    public static partial void RejectedNotRecorded(ILogger logger, string error);
 }

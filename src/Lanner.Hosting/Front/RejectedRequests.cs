@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
 
 namespace Lanner.Hosting.Front;
 
@@ -11,18 +12,27 @@ namespace Lanner.Hosting.Front;
 /// Subscribed only when there is an access log or metrics: any subscriber makes the hosting layer
 /// ask the listener about its own events on every request.
 /// </summary>
-internal sealed class RejectedRequests(Action<IFeatureCollection> onRejected) : IObserver<KeyValuePair<string, object?>>
+internal sealed class RejectedRequests(Action<IFeatureCollection> onRejected, ILogger logger) : IObserver<KeyValuePair<string, object?>>
 {
     internal const string EventName = "Microsoft.AspNetCore.Server.Kestrel.BadRequest";
 
-    public static IDisposable Subscribe(DiagnosticListener listener, Action<IFeatureCollection> onRejected) =>
-        listener.Subscribe(new RejectedRequests(onRejected), static name => name == EventName);
+    public static IDisposable Subscribe(DiagnosticListener listener, Action<IFeatureCollection> onRejected, ILogger logger) =>
+        listener.Subscribe(new RejectedRequests(onRejected, logger), static name => name == EventName);
 
     public void OnNext(KeyValuePair<string, object?> value)
     {
         if (value.Key == EventName && value.Value is IFeatureCollection features)
         {
-            onRejected(features);
+            try
+            {
+                onRejected(features);
+            }
+            catch (Exception ex)
+            {
+                // This runs inside Kestrel's handling of the refused request: a failure here
+                // must not change its answer or break the connection.
+                FrontLog.RejectedNotRecorded(logger, ex.Message);
+            }
         }
     }
 

@@ -146,7 +146,7 @@ public static partial class LannerServer
         var front = new FrontDoor(new AppHandler(dispatcher, responder, options.Front, loggers.CreateLogger("lanner.front")), MountStatic(options.Static, log), options.Front, accessLog, telemetry);
         app.Run(front.HandleAsync);
         using IDisposable? rejections = front.Observed
-            ? RejectedRequests.Subscribe(app.Services.GetRequiredService<System.Diagnostics.DiagnosticListener>(), front.Rejected)
+            ? RejectedRequests.Subscribe(app.Services.GetRequiredService<System.Diagnostics.DiagnosticListener>(), front.Rejected, loggers.CreateLogger("lanner.front"))
             : null;
 
         // gunicorn's on_starting runs before the sockets are bound; a failure there stops the start.
