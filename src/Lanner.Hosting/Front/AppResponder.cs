@@ -366,12 +366,7 @@ internal sealed class AppResponder(ILogger logger, Action<string>? onFailure = n
             return 0;
         }
 
-        response.Clear();
-        response.StatusCode = 500;
-        response.ContentType = "text/html; charset=utf-8";
-        response.ContentLength = Page500.Length;
-        await response.Body.WriteAsync(Page500).ConfigureAwait(false);
-        return Page500.Length;
+        return await FailureMap.WritePageAsync(response, 500, Page500).ConfigureAwait(false);
     }
 
     private async Task<long> WriteFailureAsync(HttpContext context, Exchange exchange, ResponseEvent ev)
@@ -392,18 +387,7 @@ internal sealed class AppResponder(ILogger logger, Action<string>? onFailure = n
         }
 
         FrontLog.Failed(logger, entry.Level, exchange.RequestLine, entry.Status, entry.Label, ev.Text is null ? "" : ": " + ev.Text);
-        byte[] page = FailureMap.Page(entry.Status);
-        response.Clear();
-        response.StatusCode = entry.Status;
-        response.ContentType = "text/html; charset=utf-8";
-        response.ContentLength = page.Length;
-        if (entry.RetryAfter)
-        {
-            response.Headers.RetryAfter = "1";
-        }
-
-        await response.Body.WriteAsync(page).ConfigureAwait(false);
-        return page.Length;
+        return await FailureMap.WritePageAsync(response, entry.Status, FailureMap.Page(entry.Status), entry.RetryAfter).ConfigureAwait(false);
     }
 
     private static bool IsClientGone(Exception ex) =>

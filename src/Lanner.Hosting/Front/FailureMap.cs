@@ -1,4 +1,5 @@
 using Lanner.Workers;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
 namespace Lanner.Hosting.Front;
@@ -19,6 +20,25 @@ internal static class FailureMap
         ExchangeFailure.Timeout => new(504, LogLevel.Error, "timeout", false),
         _ => new(500, LogLevel.Error, "internal", false),
     };
+
+    /// <summary>
+    /// Answers with a response Lanner makes itself (whatever the response held before is cleared):
+    /// the status, its page, and Retry-After when asked. Returns the body bytes written.
+    /// </summary>
+    public static async Task<long> WritePageAsync(HttpResponse response, int status, byte[] page, bool retryAfter = false)
+    {
+        response.Clear();
+        response.StatusCode = status;
+        response.ContentType = "text/html; charset=utf-8";
+        response.ContentLength = page.Length;
+        if (retryAfter)
+        {
+            response.Headers.RetryAfter = "1";
+        }
+
+        await response.Body.WriteAsync(page).ConfigureAwait(false);
+        return page.Length;
+    }
 
     /// <summary>The body of a response Lanner makes itself: a short HTML page.</summary>
     public static byte[] Page(int status)

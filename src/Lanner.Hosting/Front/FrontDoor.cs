@@ -18,10 +18,8 @@ internal sealed class FrontDoor(AppHandler app, StaticFileHandler statics, Front
     private static readonly string IdPrefix = Convert.ToHexString(RandomNumberGenerator.GetBytes(4)).ToLowerInvariant();
     private static long s_nextId;
 
-    private readonly bool _observed = accessLog is not null || telemetry is not null;
-
     /// <summary>Whether requests are logged or counted (then <see cref="Rejected"/> wants Kestrel's refusals too).</summary>
-    public bool Observed => _observed;
+    public bool Observed { get; } = accessLog is not null || telemetry is not null;
 
     /// <summary>nginx's status for a request whose client left before the response: it is only logged, never sent.</summary>
     internal const int ClientClosedRequest = 499;
@@ -32,12 +30,12 @@ internal sealed class FrontDoor(AppHandler app, StaticFileHandler statics, Front
     {
         if (HttpMethods.IsConnect(context.Request.Method) && context.Features.Get<IHttpExtendedConnectFeature>()?.IsExtendedConnect != true)
         {
-            return _observed ? ObservedAsync(context, null, "", connect: true) : RefuseConnectAsync(context);
+            return Observed ? ObservedAsync(context, null, "", connect: true) : RefuseConnectAsync(context);
         }
 
         string rawPath = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? context.Request.Path.Value ?? "/";
         StaticMount? mount = statics.HasMounts ? statics.Match(rawPath) : null;
-        if (!_observed)
+        if (!Observed)
         {
             return mount is null ? app.HandleAsync(context, RequestId(context)) : statics.ServeAsync(context, mount, rawPath);
         }
@@ -77,15 +75,8 @@ internal sealed class FrontDoor(AppHandler app, StaticFileHandler statics, Front
     /// 1.21.1), it is refused with 405 before it reaches the app. Passed on, an app's 2xx answer
     /// would be one Kestrel cannot send (a 2xx to CONNECT opens the tunnel; it has no body).
     /// </summary>
-    private static async Task<AppHandler.Outcome> RefuseConnectAsync(HttpContext context)
-    {
-        HttpResponse response = context.Response;
-        response.StatusCode = StatusCodes.Status405MethodNotAllowed;
-        response.ContentType = "text/html; charset=utf-8";
-        response.ContentLength = Page405.Length;
-        await response.Body.WriteAsync(Page405).ConfigureAwait(false);
-        return new AppHandler.Outcome(Page405.Length, Environment.ProcessId, 0);
-    }
+    private static async Task<AppHandler.Outcome> RefuseConnectAsync(HttpContext context) =>
+        new(await FailureMap.WritePageAsync(context.Response, StatusCodes.Status405MethodNotAllowed, Page405).ConfigureAwait(false), Environment.ProcessId, 0);
 
     /// <summary>
     /// A request Kestrel refused and answered itself (see <see cref="RejectedRequests"/>): its
