@@ -142,11 +142,12 @@ public static partial class LannerServer
         await using var pool = new WorkerPool(options.Pool, dispatcher, TimeProvider.System, loggers.CreateLogger("lanner.workers"));
         dispatcher.RequestsWaiting = pool.OnRequestsWaiting;
         Telemetry? telemetry = options.ControlBind is null ? null : new Telemetry(() => pool.Workers, pool, dispatcher);
-        var responder = new AppResponder(loggers.CreateLogger("lanner.front"), telemetry is null ? null : telemetry.Failure);
-        var front = new FrontDoor(new AppHandler(dispatcher, responder, options.Front, loggers.CreateLogger("lanner.front")), MountStatic(options.Static, log), options.Front, accessLog, telemetry);
+        ILogger frontLog = loggers.CreateLogger("lanner.front");
+        var responder = new AppResponder(frontLog, telemetry is null ? null : telemetry.Failure);
+        var front = new FrontDoor(new AppHandler(dispatcher, responder, options.Front, frontLog), MountStatic(options.Static, log), options.Front, accessLog, telemetry);
         app.Run(front.HandleAsync);
         using IDisposable? rejections = front.Observed
-            ? RejectedRequests.Subscribe(app.Services.GetRequiredService<System.Diagnostics.DiagnosticListener>(), front.Rejected, loggers.CreateLogger("lanner.front"))
+            ? RejectedRequests.Subscribe(app.Services.GetRequiredService<System.Diagnostics.DiagnosticListener>(), front.Rejected, frontLog)
             : null;
 
         // gunicorn's on_starting runs before the sockets are bound; a failure there stops the start.
