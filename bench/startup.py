@@ -8,23 +8,17 @@ response of the hello app (one worker). Medians of --runs starts.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
-import socket
 import statistics
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-LANNER = os.environ.get("LANNER", str(HERE.parent / ".venv" / "bin" / "lanner"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, str(HERE))
+from bench import LANNER, free_port, stop  # noqa: E402
 
 
 def one_start() -> tuple[float, float]:
@@ -54,12 +48,7 @@ def one_start() -> tuple[float, float]:
                 time.sleep(0.002)
         return listening, time.perf_counter() - t0
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, signal.SIGTERM)
 
 
 def main() -> None:
