@@ -43,8 +43,8 @@ public static partial class SettingsTable
         ["--forwarded-allow-ips"],
         SecuritySection,
         ["127.0.0.1"],
-        "comma-separated IP addresses, or *",
-        raw => CommaList(raw),
+        "comma-separated IP addresses or networks (10.0.0.0/8), or *",
+        AddressList,
         "Front-end addresses trusted to set the scheme headers (--secure-scheme-headers) and X-Forwarded-For: from them, wsgi.url_scheme and REMOTE_ADDR follow those headers.",
         "127.0.0.1, as gunicorn: only a proxy on this machine is believed ($FORWARDED_ALLOW_IPS, if set, as gunicorn).",
         metaVar: "IPS",
@@ -61,11 +61,24 @@ public static partial class SettingsTable
         "gunicorn's three.",
         format: v => string.Join(",", v));
 
-    public static readonly Setting<string> ProxyProtocol = NotHere("proxy_protocol", ["--proxy-protocol"], SecuritySection, "false", Support.Refused,
-        "Refused: the PROXY protocol is not read yet; use X-Forwarded-For with --forwarded-allow-ips.", isSwitch: true);
+    public static readonly Setting<bool> ProxyProtocol = Switch(
+        "proxy_protocol",
+        ["--proxy-protocol"],
+        SecuritySection,
+        "Read a PROXY protocol header (version 1 or 2, as HAProxy, AWS and other TCP load balancers send it) at the start of each connection. From a --proxy-allow-from address, REMOTE_ADDR and REMOTE_PORT become the client's, and PROXY_PROTOCOL, PROXY_ADDR and PROXY_PORT are set, as gunicorn does. A connection without a header is served as it is; a header from another address is refused (403), an invalid one too (400).",
+        "Off, as gunicorn.");
 
-    public static readonly Setting<string> ProxyAllowIps = NotHere("proxy_allow_ips", ["--proxy-allow-from"], SecuritySection, "127.0.0.1", Support.Refused,
-        "Refused, with --proxy-protocol.", metaVar: "IPS");
+    public static readonly Setting<IReadOnlyList<string>> ProxyAllowIps = new(
+        "proxy_allow_ips",
+        ["--proxy-allow-from"],
+        SecuritySection,
+        ["127.0.0.1"],
+        "comma-separated IP addresses or networks (10.0.0.0/8), or *",
+        AddressList,
+        "Addresses allowed to send a PROXY protocol header (--proxy-protocol).",
+        "127.0.0.1, as gunicorn: only a proxy on this machine is believed.",
+        metaVar: "IPS",
+        format: v => string.Join(",", v));
 
     public static readonly Setting<string> StripHeaderSpaces = NotHere("strip_header_spaces", ["--strip-header-spaces"], SecuritySection, "false", Support.Refused,
         "Refused: header names with spaces are rejected (400); accepting them is a request-smuggling risk.", isSwitch: true);

@@ -115,6 +115,21 @@ public static partial class SettingsTable
     internal static IReadOnlyList<string> CommaList(string raw) =>
         raw.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
+    /// <summary>A list of trusted front ends: IP addresses, networks (10.0.0.0/8) or "*".</summary>
+    internal static IReadOnlyList<string> AddressList(string raw)
+    {
+        IReadOnlyList<string> entries = CommaList(raw);
+        foreach (string entry in entries)
+        {
+            if (entry != "*" && !System.Net.IPAddress.TryParse(entry, out _) && !System.Net.IPNetwork.TryParse(entry, out _))
+            {
+                throw new FormatException();
+            }
+        }
+
+        return entries;
+    }
+
     internal static Setting<bool> Switch(string name, string[] flags, string section, string help, string defaultReason, bool fromGunicorn = true) =>
         new(name, flags, section, false, "true or false", Bool, help, defaultReason, format: FormatBool, isSwitch: true)
         { FromGunicorn = fromGunicorn };

@@ -58,6 +58,27 @@ public class SettingsTableTests
     public void Static_RejectsBadValues(string raw) =>
         Assert.Throws<SettingException>(() => SettingsTable.Static.Parse(raw));
 
+    [Theory]
+    [InlineData("127.0.0.1", new[] { "127.0.0.1" })]
+    [InlineData("10.0.0.1, 10.0.0.0/8,2001:db8::/32", new[] { "10.0.0.1", "10.0.0.0/8", "2001:db8::/32" })]
+    [InlineData("*", new[] { "*" })]
+    public void AllowIps_TakesAddressesNetworksOrStar(string raw, string[] entries)
+    {
+        Assert.Equal(entries, SettingsTable.ForwardedAllowIps.ParseTyped(raw));
+        Assert.Equal(entries, SettingsTable.ProxyAllowIps.ParseTyped(raw));
+    }
+
+    [Theory]
+    [InlineData("localhost")]
+    [InlineData("10.0.0.0/33")]
+    [InlineData("127.0.0.1,proxy.internal")]
+    public void AllowIps_RejectsWhatIsNotAnAddress(string raw)
+    {
+        // A name or a typo would never match a peer: a trusted proxy silently untrusted.
+        var ex = Assert.Throws<SettingException>(() => SettingsTable.ProxyAllowIps.Parse(raw));
+        Assert.Equal($"--proxy-allow-from: invalid value '{raw}' (expected comma-separated IP addresses or networks (10.0.0.0/8), or *)", ex.Message);
+    }
+
     [Fact]
     public void LaterSource_Overrides()
     {

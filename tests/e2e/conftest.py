@@ -41,3 +41,15 @@ def demo_site(tmp_path_factory):
     )
     return {"env": {"DEMO_DATABASE": env["DEMO_DATABASE"], "DEMO_STATIC_ROOT": env["DEMO_STATIC_ROOT"]},
             "static": work / "static"}
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1: cert.pem, key.pem, and both.pem holding the two."""
+    d = tmp_path_factory.mktemp("tls")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem")],
+        check=True, capture_output=True)
+    (d / "both.pem").write_text((d / "cert.pem").read_text() + (d / "key.pem").read_text())
+    return d

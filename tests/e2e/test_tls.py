@@ -13,17 +13,6 @@ import pytest
 from serverkit import APPS, LANNER
 
 
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory):
-    d = tmp_path_factory.mktemp("tls")
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem")],
-        check=True, capture_output=True)
-    (d / "both.pem").write_text((d / "cert.pem").read_text() + (d / "key.pem").read_text())
-    return d
-
-
 def _client(certs, alpn=("http/1.1",)) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=str(certs / "cert.pem"))
     context.set_alpn_protocols(list(alpn))

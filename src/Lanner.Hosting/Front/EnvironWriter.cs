@@ -19,7 +19,8 @@ internal readonly record struct RequestFacts(
     string LocalPort,
     string RemoteAddr,
     string? RemotePort,
-    string ScriptName);
+    string ScriptName,
+    ProxyHeader? Proxy = null);
 
 /// <summary>
 /// Writes the WSGI environ of a request as one marshal dict (PEP 3333 names and types), so the
@@ -49,6 +50,9 @@ internal static class EnvironWriter
     private static readonly byte[] KeyContentType = Key("CONTENT_TYPE");
     private static readonly byte[] KeyContentLength = Key("CONTENT_LENGTH");
     private static readonly byte[] KeyScriptName = Key("SCRIPT_NAME");
+    private static readonly byte[] KeyProxyProtocol = Key("PROXY_PROTOCOL");
+    private static readonly byte[] KeyProxyAddr = Key("PROXY_ADDR");
+    private static readonly byte[] KeyProxyPort = Key("PROXY_PORT");
 
     /// <summary>
     /// Writes the u32 head length and the environ dict; the caller appends inline body bytes.
@@ -94,6 +98,17 @@ internal static class EnvironWriter
         {
             buffer.Write(KeyRemotePort);
             MarshalWriter.String(buffer, facts.RemotePort);
+        }
+
+        if (facts.Proxy is { } proxy)
+        {
+            // As gunicorn: the PROXY header's protocol, and the address the client reached the proxy on.
+            buffer.Write(KeyProxyProtocol);
+            MarshalWriter.String(buffer, proxy.Protocol);
+            buffer.Write(KeyProxyAddr);
+            MarshalWriter.String(buffer, proxy.Destination.Address.ToString());
+            buffer.Write(KeyProxyPort);
+            MarshalWriter.String(buffer, proxy.Destination.Port.ToString(CultureInfo.InvariantCulture));
         }
 
         foreach (KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues> header in headers)
@@ -328,6 +343,7 @@ internal static class EnvironWriter
             }
         }
 
-        return new RequestFacts(request.Method, rawTarget, request.Protocol, scheme, host, localName, localPort, remoteAddr, remotePort, scriptName);
+        ProxyHeader? proxy = options.ProxyProtocol ? context.Features.Get<ProxyProtocolFeature>()?.Header : null;
+        return new RequestFacts(request.Method, rawTarget, request.Protocol, scheme, host, localName, localPort, remoteAddr, remotePort, scriptName, proxy);
     }
 }

@@ -25,4 +25,10 @@ internal static partial class FrontLog
 
     [LoggerMessage(2006, LogLevel.Error, "A request Kestrel refused could not be logged or counted: {Error}")]
     public static partial void RejectedNotRecorded(ILogger logger, string error);
+
+    [LoggerMessage(2007, LogLevel.Warning, "Refused a PROXY protocol header from {Peer}: the address is not in --proxy-allow-from; {Outcome}")]
+    public static partial void ProxyHeaderRefused(ILogger logger, string peer, string outcome);
+
+    [LoggerMessage(2008, LogLevel.Warning, "Invalid PROXY protocol header from {Peer}: {Problem}; {Outcome}")]
+    public static partial void ProxyHeaderInvalid(ILogger logger, string peer, string problem, string outcome);
 }

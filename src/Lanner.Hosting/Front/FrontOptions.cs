@@ -13,20 +13,59 @@ public sealed record FrontOptions
     /// <summary>Header name → value meaning HTTPS, from a trusted front end (gunicorn's secure_scheme_headers).</summary>
     public IReadOnlyList<(string Header, string Value)> SecureSchemeHeaders { get; init; } = [];
 
-    /// <summary>--forwarded-allow-ips; "*" trusts everyone.</summary>
-    public IReadOnlyList<string> ForwardedAllowIps { get; init; } = ["127.0.0.1"];
+    /// <summary>--forwarded-allow-ips.</summary>
+    public AllowList ForwardedAllowIps { get; init; } = new(["127.0.0.1"]);
 
-    public bool TrustsForwarding(IPAddress? remote)
+    /// <summary>--proxy-protocol: connections may start with a PROXY header, whose details the environ carries.</summary>
+    public bool ProxyProtocol { get; init; }
+
+    public bool TrustsForwarding(IPAddress? remote) => ForwardedAllowIps.Allows(remote);
+}
+
+/// <summary>
+/// gunicorn's lists of trusted front ends (--forwarded-allow-ips, --proxy-allow-from): addresses,
+/// networks such as 10.0.0.0/8, or "*" for everyone. The settings have checked each entry.
+/// </summary>
+public sealed class AllowList
+{
+    private readonly bool everyone;
+
+    private readonly IPNetwork[] networks;
+
+    public AllowList(IEnumerable<string> entries)
     {
-        if (remote is null)
+        var list = new List<IPNetwork>();
+        foreach (string entry in entries)
         {
-            return true; // a Unix socket: only local processes reach it
+            if (entry == "*")
+            {
+                everyone = true;
+            }
+            else if (IPAddress.TryParse(entry, out IPAddress? address))
+            {
+                list.Add(new IPNetwork(address, address.GetAddressBytes().Length * 8));
+            }
+            else
+            {
+                list.Add(IPNetwork.Parse(entry));
+            }
         }
 
-        string address = (remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote).ToString();
-        foreach (string allowed in ForwardedAllowIps)
+        networks = [.. list];
+    }
+
+    /// <summary>Whether <paramref name="remote"/> is listed; a Unix socket peer (null) is always trusted.</summary>
+    public bool Allows(IPAddress? remote)
+    {
+        if (remote is null || everyone)
         {
-            if (allowed == "*" || allowed == address)
+            return true; // null: a Unix socket, which only local processes reach
+        }
+
+        IPAddress address = remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote;
+        foreach (IPNetwork network in networks)
+        {
+            if (network.Contains(address))
             {
                 return true;
             }

@@ -576,10 +576,21 @@ public static partial class LannerServer
         // WSGI native strings: header bytes read and written as latin-1, one char per byte.
         kestrel.RequestHeaderEncodingSelector = _ => System.Text.Encoding.Latin1;
         kestrel.ResponseHeaderEncodingSelector = _ => System.Text.Encoding.Latin1;
-        Action<Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions> tls = certificate is null ? _ => { } : o =>
+        TimeSpan headerTimeout = kestrel.Limits.RequestHeadersTimeout;
+        Action<Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions> tls = o =>
         {
-            o.Protocols = HttpProtocols.Http1AndHttp2;
-            o.UseHttps(certificate);
+            // The PROXY header comes first on the wire, before TLS.
+            if (listen.ProxyAllowIps is { } allowFrom)
+            {
+                o.Use(next => new ProxyProtocolMiddleware(next, allowFrom, certificate is not null, headerTimeout,
+                    o.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("lanner.front")).OnConnectionAsync);
+            }
+
+            if (certificate is not null)
+            {
+                o.Protocols = HttpProtocols.Http1AndHttp2;
+                o.UseHttps(certificate);
+            }
         };
         foreach ((BindAddress bind, IPAddress? address) in endpoints)
         {

@@ -202,7 +202,8 @@ public sealed record ServerOptions
             {
                 ScriptName = scriptName,
                 LimitRequestFieldSize = settings.Get(SettingsTable.LimitRequestFieldSize),
-                ForwardedAllowIps = settings.Get(SettingsTable.ForwardedAllowIps),
+                ForwardedAllowIps = new AllowList(settings.Get(SettingsTable.ForwardedAllowIps)),
+                ProxyProtocol = settings.Get(SettingsTable.ProxyProtocol),
                 SecureSchemeHeaders = [.. settings.Get(SettingsTable.SecureSchemeHeaders).Select(SplitPair)],
             },
             Listen = new ListenOptions
@@ -214,6 +215,7 @@ public sealed record ServerOptions
                 CertFile = NullIfEmpty(settings.Get(SettingsTable.CertFile)),
                 KeyFile = NullIfEmpty(settings.Get(SettingsTable.KeyFile)),
                 Umask = settings.Get(SettingsTable.Umask),
+                ProxyAllowIps = settings.Get(SettingsTable.ProxyProtocol) ? new AllowList(settings.Get(SettingsTable.ProxyAllowIps)) : null,
             },
             Logs = new LogOptions
             {
@@ -267,6 +269,9 @@ public sealed record ListenOptions
     public string? KeyFile { get; init; }
 
     public int Umask { get; init; }
+
+    /// <summary>With --proxy-protocol: the peers allowed to send a PROXY header (--proxy-allow-from); null without it.</summary>
+    public AllowList? ProxyAllowIps { get; init; }
 }
 
 /// <summary>Where the access and error logs go, and in what shape.</summary>

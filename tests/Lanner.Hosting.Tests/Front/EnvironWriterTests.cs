@@ -44,6 +44,20 @@ public class EnvironWriterTests
     }
 
     [Fact]
+    public void Write_ProxyKeysOnlyWhenAPROXYHeaderWasRead()
+    {
+        Assert.DoesNotContain(Environ(Facts("/")).Keys, k => k.StartsWith("PROXY_", StringComparison.Ordinal));
+
+        var proxy = new ProxyHeader("TCP6", new System.Net.IPEndPoint(System.Net.IPAddress.Parse("2001:db8::7"), 51234),
+            new System.Net.IPEndPoint(System.Net.IPAddress.Parse("2001:db8::1"), 443));
+        var env = Environ(Facts("/", remote: "2001:db8::7", remotePort: "51234") with { Proxy = proxy });
+        Assert.Equal("TCP6", env["PROXY_PROTOCOL"]);
+        Assert.Equal("2001:db8::1", env["PROXY_ADDR"]);
+        Assert.Equal("443", env["PROXY_PORT"]);
+        Assert.Equal("2001:db8::7", env["REMOTE_ADDR"]);
+    }
+
+    [Fact]
     public void Write_RequiredKeysWithTheirTypes()
     {
         var env = Environ(Facts("/x?y=1", method: "POST"), ("Content-Type", ["text/plain"]), ("Content-Length", ["5"]));
