@@ -3,17 +3,13 @@ namespace Lanner.Settings;
 /// <summary>Config file, server socket and worker settings.</summary>
 public static partial class SettingsTable
 {
-    public static readonly Setting<string> Config = new(
+    public static readonly Setting<string> Config = OptionalFile(
         "config",
         ["-c", "--config"],
         ConfigSection,
-        "",
         "a gunicorn.conf.py, a lanner.toml or a pyproject.toml",
-        raw => raw.Length == 0 ? "" : Path.GetFullPath(raw),
         "The config file: a gunicorn.conf.py (Python, run with the workers' interpreter), a lanner.toml, or a pyproject.toml with a [tool.lanner] table.",
-        "Without it: ./lanner.toml, then [tool.lanner] in ./pyproject.toml, then ./gunicorn.conf.py (gunicorn's default), whichever exists first.",
-        metaVar: "FILE",
-        format: v => v.Length == 0 ? "(none)" : v);
+        "Without it: ./lanner.toml, then [tool.lanner] in ./pyproject.toml, then ./gunicorn.conf.py (gunicorn's default), whichever exists first.");
 
     public static readonly Setting<string> WsgiApp = new(
         "wsgi_app",

@@ -86,38 +86,49 @@ public static partial class SettingsTable
     public static readonly Setting<string> TolerateDangerousFraming = NotHere("tolerate_dangerous_framing", ["--tolerate-dangerous-framing"], SecuritySection,
         "false", Support.Refused, "Refused: ambiguous framing is never tolerated. Conflicting lengths, or a Transfer-Encoding that does not end in chunked, are a 400; a request with both Content-Length and Transfer-Encoding is read as chunked and its connection closed after the response (RFC 9112 6.3), so nothing can be smuggled behind it.", isSwitch: true);
 
-    public static readonly Setting<string> CertFile = new(
+    public static readonly Setting<string> CertFile = OptionalFile(
         "certfile",
         ["--certfile"],
         TlsSection,
-        "",
         "a PEM certificate file",
-        raw => raw.Length == 0 ? "" : Path.GetFullPath(raw),
         "Serve HTTPS (HTTP/1.1 and HTTP/2) on every bind with this PEM certificate (and its chain); needs --keyfile.",
-        "None: plain HTTP.",
-        metaVar: "FILE",
-        format: v => v.Length == 0 ? "(none)" : v);
+        "None: plain HTTP.");
 
-    public static readonly Setting<string> KeyFile = new(
+    public static readonly Setting<string> KeyFile = OptionalFile(
         "keyfile",
         ["--keyfile"],
         TlsSection,
-        "",
         "a PEM private key file",
-        raw => raw.Length == 0 ? "" : Path.GetFullPath(raw),
         "The PEM private key of --certfile.",
-        "None.",
-        metaVar: "FILE",
-        format: v => v.Length == 0 ? "(none)" : v);
+        "None.");
 
     public static readonly Setting<string> SslVersion = NotHere("ssl_version", ["--ssl-version"], TlsSection, "2", Support.Warned,
         "Ignored: TLS 1.2 and 1.3 are negotiated; older versions are never offered.");
 
-    public static readonly Setting<string> CertReqs = NotHere("cert_reqs", ["--cert-reqs"], TlsSection, "0", Support.Refused,
-        "Refused: client certificates are not supported yet.");
+    public static readonly Setting<int> CertReqs = new(
+        "cert_reqs",
+        ["--cert-reqs"],
+        TlsSection,
+        0,
+        "0, 1 or 2 (or CERT_NONE, CERT_OPTIONAL, CERT_REQUIRED)",
+        raw => raw.Trim().ToUpperInvariant() switch
+        {
+            "0" or "CERT_NONE" or "VERIFYMODE.CERT_NONE" => 0,
+            "1" or "CERT_OPTIONAL" or "VERIFYMODE.CERT_OPTIONAL" => 1,
+            "2" or "CERT_REQUIRED" or "VERIFYMODE.CERT_REQUIRED" => 2,
+            _ => throw new FormatException(),
+        },
+        "Client certificates, as Python's ssl module numbers them: 0 not asked for; 1 asked for, and checked when given; 2 required (a client without a valid one fails the TLS handshake). The app sees SSL_CLIENT_VERIFY, and with a certificate SSL_CLIENT_S_DN, SSL_CLIENT_I_DN, SSL_CLIENT_M_SERIAL and SSL_CLIENT_CERT (PEM), as nginx and mod_ssl name them. Needs --certfile.",
+        "0, as gunicorn: no client certificates.",
+        metaVar: "INT");
 
-    public static readonly Setting<string> CaCerts = NotHere("ca_certs", ["--ca-certs"], TlsSection, "", Support.Refused,
-        "Refused, with --cert-reqs.", metaVar: "FILE");
+    public static readonly Setting<string> CaCerts = OptionalFile(
+        "ca_certs",
+        ["--ca-certs"],
+        TlsSection,
+        "a PEM file of CA certificates",
+        "The CA certificates (PEM) that client certificates must chain to (--cert-reqs). Without it, the system's trusted CAs.",
+        "None: the system's trusted CAs.");
 
     public static readonly Setting<string> SuppressRaggedEofs = NotHere("suppress_ragged_eofs", ["--suppress-ragged-eofs"], TlsSection, "true", Support.Warned,
         "Ignored: the TLS stack handles truncated connections itself.", isSwitch: true);
@@ -174,17 +185,13 @@ public static partial class SettingsTable
     public static readonly Setting<string> Daemon = NotHere("daemon", ["-D", "--daemon"], MechanicsSection, "false", Support.Refused,
         "Refused: run Lanner in the foreground under systemd, a container or a supervisor.", isSwitch: true);
 
-    public static readonly Setting<string> PidFile = new(
+    public static readonly Setting<string> PidFile = OptionalFile(
         "pidfile",
         ["-p", "--pid"],
         MechanicsSection,
-        "",
         "a file",
-        raw => raw.Length == 0 ? "" : Path.GetFullPath(raw),
         "Write the master's process id to this file (removed at exit).",
-        "None.",
-        metaVar: "FILE",
-        format: v => v.Length == 0 ? "(none)" : v);
+        "None.");
 
     public static readonly Setting<string> WorkerTmpDir = NotHere("worker_tmp_dir", ["--worker-tmp-dir"], MechanicsSection, "", Support.Warned,
         "Ignored: workers signal liveness through their socket and scoreboard, not through files.", metaVar: "DIR");

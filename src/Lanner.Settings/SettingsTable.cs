@@ -115,6 +115,11 @@ public static partial class SettingsTable
     internal static IReadOnlyList<string> CommaList(string raw) =>
         raw.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
+    /// <summary>A file that may be left unset: kept as an absolute path, "" (shown as "(none)") when not given.</summary>
+    internal static Setting<string> OptionalFile(string name, string[] flags, string section, string accepts, string help, string defaultReason) =>
+        new(name, flags, section, "", accepts, raw => raw.Length == 0 ? "" : Path.GetFullPath(raw), help, defaultReason,
+            metaVar: "FILE", format: v => v.Length == 0 ? "(none)" : v);
+
     /// <summary>A list of trusted front ends: IP addresses, networks (10.0.0.0/8) or "*".</summary>
     internal static IReadOnlyList<string> AddressList(string raw)
     {

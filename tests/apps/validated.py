@@ -20,7 +20,8 @@ from wsgiref.validate import validator
 
 CGI_KEYS = ("REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "CONTENT_TYPE", "CONTENT_LENGTH",
             "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL", "REMOTE_ADDR", "REMOTE_PORT", "RAW_URI",
-            "wsgi.url_scheme", "PROXY_PROTOCOL", "PROXY_ADDR", "PROXY_PORT")
+            "wsgi.url_scheme", "PROXY_PROTOCOL", "PROXY_ADDR", "PROXY_PORT", "SSL_CLIENT_VERIFY", "SSL_CLIENT_S_DN",
+            "SSL_CLIENT_I_DN", "SSL_CLIENT_M_SERIAL", "SSL_CLIENT_CERT")
 
 
 def _json(start_response, data, status="200 OK"):

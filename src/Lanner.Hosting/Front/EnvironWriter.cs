@@ -20,7 +20,8 @@ internal readonly record struct RequestFacts(
     string RemoteAddr,
     string? RemotePort,
     string ScriptName,
-    ProxyHeader? Proxy = null);
+    ProxyHeader? Proxy = null,
+    ClientCertificate? Client = null);
 
 /// <summary>
 /// Writes the WSGI environ of a request as one marshal dict (PEP 3333 names and types), so the
@@ -53,6 +54,11 @@ internal static class EnvironWriter
     private static readonly byte[] KeyProxyProtocol = Key("PROXY_PROTOCOL");
     private static readonly byte[] KeyProxyAddr = Key("PROXY_ADDR");
     private static readonly byte[] KeyProxyPort = Key("PROXY_PORT");
+    private static readonly byte[] KeyClientVerify = Key("SSL_CLIENT_VERIFY");
+    private static readonly byte[] KeyClientSubject = Key("SSL_CLIENT_S_DN");
+    private static readonly byte[] KeyClientIssuer = Key("SSL_CLIENT_I_DN");
+    private static readonly byte[] KeyClientSerial = Key("SSL_CLIENT_M_SERIAL");
+    private static readonly byte[] KeyClientCert = Key("SSL_CLIENT_CERT");
 
     /// <summary>
     /// Writes the u32 head length and the environ dict; the caller appends inline body bytes.
@@ -111,6 +117,16 @@ internal static class EnvironWriter
             MarshalWriter.String(buffer, proxy.Destination.Port.ToString(CultureInfo.InvariantCulture));
         }
 
+        if (facts.Client is { } client)
+        {
+            buffer.Write(KeyClientVerify);
+            MarshalWriter.String(buffer, client.Verify);
+            WriteIfPresent(buffer, KeyClientSubject, client.SubjectDn);
+            WriteIfPresent(buffer, KeyClientIssuer, client.IssuerDn);
+            WriteIfPresent(buffer, KeyClientSerial, client.Serial);
+            WriteIfPresent(buffer, KeyClientCert, client.Pem);
+        }
+
         foreach (KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues> header in headers)
         {
             string name = header.Key;
@@ -132,6 +148,15 @@ internal static class EnvironWriter
         MarshalWriter.DictEnd(buffer);
         System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(buffer.Patch(lengthAt, 4), buffer.Length - start);
         return true;
+    }
+
+    private static void WriteIfPresent(ByteBuffer buffer, byte[] key, string? value)
+    {
+        if (value is not null)
+        {
+            buffer.Write(key);
+            MarshalWriter.String(buffer, value);
+        }
     }
 
     /// <summary>A header's environ value: repeated fields joined with ", " ("; " for Cookie).</summary>
@@ -344,6 +369,7 @@ internal static class EnvironWriter
         }
 
         ProxyHeader? proxy = options.ProxyProtocol ? context.Features.Get<ProxyProtocolFeature>()?.Header : null;
-        return new RequestFacts(request.Method, rawTarget, request.Protocol, scheme, host, localName, localPort, remoteAddr, remotePort, scriptName, proxy);
+        ClientCertificate? client = options.ClientCertificates ? ClientCertificate.Of(context) : null;
+        return new RequestFacts(request.Method, rawTarget, request.Protocol, scheme, host, localName, localPort, remoteAddr, remotePort, scriptName, proxy, client);
     }
 }

@@ -16,6 +16,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -88,6 +89,25 @@ public static partial class LannerServer
         }
 
         var errorLog = new LineLoggerProvider(errorWriter, options.Logs.ErrorLog == "-" && GunicornLogLine.Colored);
+        if (options.Listen.CertFile is null && TlsWithoutCertificate(options.Listen) is { } orphan)
+        {
+            errorWriter.Write($"Error: {orphan} needs --certfile: without it Lanner serves plain HTTP.");
+            errorLog.Dispose();
+            return ExitCodes.Error;
+        }
+
+        X509Certificate2Collection? clientAuthorities;
+        try
+        {
+            clientAuthorities = LoadAuthorities(options.Listen);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
+        {
+            errorWriter.Write($"Error: cannot load the CA certificates of --ca-certs {options.Listen.CaCerts}: {ex.Message}");
+            errorLog.Dispose();
+            return ExitCodes.Error;
+        }
+
         try
         {
             certificate = LoadCertificate(options.Listen);
@@ -112,7 +132,7 @@ public static partial class LannerServer
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         ConfigureLogging(builder.Logging, errorLog, options.Logs.Level);
         builder.Services.AddSingleton<IHostLifetime, ManualLifetime>();
-        builder.WebHost.ConfigureKestrel(kestrel => ConfigureKestrel(kestrel, endpoints, options.Listen, certificate));
+        builder.WebHost.ConfigureKestrel(kestrel => ConfigureKestrel(kestrel, endpoints, options.Listen, certificate, clientAuthorities));
         // Requests run on the socket threads that read them, without a hop to the thread pool
         // (see docs/decisions/0002-inline-io.md).
         builder.WebHost.UseSockets(o =>
@@ -419,6 +439,25 @@ public static partial class LannerServer
         }
     }
 
+    /// <summary>The TLS setting given without --certfile, if any.</summary>
+    private static string? TlsWithoutCertificate(ListenOptions listen) =>
+        listen.KeyFile is not null ? "--keyfile"
+        : listen.CertReqs > 0 ? "--cert-reqs"
+        : listen.CaCerts is not null ? "--ca-certs"
+        : null;
+
+    private static X509Certificate2Collection? LoadAuthorities(ListenOptions listen)
+    {
+        if (listen.CaCerts is null)
+        {
+            return null;
+        }
+
+        var authorities = new X509Certificate2Collection();
+        authorities.ImportFromPemFile(listen.CaCerts);
+        return authorities.Count > 0 ? authorities : throw new System.Security.Cryptography.CryptographicException("the file holds no PEM certificate");
+    }
+
     private static X509Certificate2? LoadCertificate(ListenOptions listen)
     {
         if (listen.CertFile is null)
@@ -561,7 +600,8 @@ public static partial class LannerServer
         return true;
     }
 
-    private static void ConfigureKestrel(KestrelServerOptions kestrel, IReadOnlyList<(BindAddress Bind, IPAddress? Address)> endpoints, ListenOptions listen, X509Certificate2? certificate)
+    private static void ConfigureKestrel(KestrelServerOptions kestrel, IReadOnlyList<(BindAddress Bind, IPAddress? Address)> endpoints, ListenOptions listen,
+        X509Certificate2? certificate, X509Certificate2Collection? clientAuthorities)
     {
         kestrel.AddServerHeader = false;
         kestrel.AllowSynchronousIO = false;
@@ -589,7 +629,17 @@ public static partial class LannerServer
             if (certificate is not null)
             {
                 o.Protocols = HttpProtocols.Http1AndHttp2;
-                o.UseHttps(certificate);
+                o.UseHttps(new HttpsConnectionAdapterOptions
+                {
+                    ServerCertificate = certificate,
+                    ClientCertificateMode = listen.CertReqs switch
+                    {
+                        2 => ClientCertificateMode.RequireCertificate,
+                        1 => ClientCertificateMode.AllowCertificate,
+                        _ => ClientCertificateMode.NoCertificate,
+                    },
+                    ClientCertificateValidation = listen.CertReqs > 0 ? ClientCertificate.Validator(clientAuthorities) : null,
+                });
             }
         };
         foreach ((BindAddress bind, IPAddress? address) in endpoints)

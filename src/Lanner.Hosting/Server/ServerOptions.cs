@@ -204,6 +204,7 @@ public sealed record ServerOptions
                 LimitRequestFieldSize = settings.Get(SettingsTable.LimitRequestFieldSize),
                 ForwardedAllowIps = new AllowList(settings.Get(SettingsTable.ForwardedAllowIps)),
                 ProxyProtocol = settings.Get(SettingsTable.ProxyProtocol),
+                ClientCertificates = settings.Get(SettingsTable.CertReqs) > 0,
                 SecureSchemeHeaders = [.. settings.Get(SettingsTable.SecureSchemeHeaders).Select(SplitPair)],
             },
             Listen = new ListenOptions
@@ -214,6 +215,8 @@ public sealed record ServerOptions
                 LimitRequestFields = settings.Get(SettingsTable.LimitRequestFields),
                 CertFile = NullIfEmpty(settings.Get(SettingsTable.CertFile)),
                 KeyFile = NullIfEmpty(settings.Get(SettingsTable.KeyFile)),
+                CertReqs = settings.Get(SettingsTable.CertReqs),
+                CaCerts = NullIfEmpty(settings.Get(SettingsTable.CaCerts)),
                 Umask = settings.Get(SettingsTable.Umask),
                 ProxyAllowIps = settings.Get(SettingsTable.ProxyProtocol) ? new AllowList(settings.Get(SettingsTable.ProxyAllowIps)) : null,
             },
@@ -267,6 +270,12 @@ public sealed record ListenOptions
     public string? CertFile { get; init; }
 
     public string? KeyFile { get; init; }
+
+    /// <summary>--cert-reqs: 0 no client certificate, 1 optional, 2 required.</summary>
+    public int CertReqs { get; init; }
+
+    /// <summary>--ca-certs: the CAs client certificates must chain to; null for the system's.</summary>
+    public string? CaCerts { get; init; }
 
     public int Umask { get; init; }
 

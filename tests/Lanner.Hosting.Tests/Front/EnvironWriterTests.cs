@@ -58,6 +58,23 @@ public class EnvironWriterTests
     }
 
     [Fact]
+    public void Write_ClientCertificateKeysOnlyWhenAskedFor()
+    {
+        Assert.DoesNotContain(Environ(Facts("/")).Keys, k => k.StartsWith("SSL_CLIENT_", StringComparison.Ordinal));
+
+        var none = Environ(Facts("/") with { Client = new ClientCertificate("NONE") });
+        Assert.Equal("NONE", none["SSL_CLIENT_VERIFY"]);
+        Assert.Equal(["SSL_CLIENT_VERIFY"], none.Keys.Where(k => k.StartsWith("SSL_CLIENT_", StringComparison.Ordinal)));
+
+        var alice = Environ(Facts("/") with { Client = new ClientCertificate("SUCCESS", "CN=alice, O=Example", "CN=CA", "5EED", "-----BEGIN CERTIFICATE-----") });
+        Assert.Equal("SUCCESS", alice["SSL_CLIENT_VERIFY"]);
+        Assert.Equal("CN=alice, O=Example", alice["SSL_CLIENT_S_DN"]);
+        Assert.Equal("CN=CA", alice["SSL_CLIENT_I_DN"]);
+        Assert.Equal("5EED", alice["SSL_CLIENT_M_SERIAL"]);
+        Assert.Equal("-----BEGIN CERTIFICATE-----", alice["SSL_CLIENT_CERT"]);
+    }
+
+    [Fact]
     public void Write_RequiredKeysWithTheirTypes()
     {
         var env = Environ(Facts("/x?y=1", method: "POST"), ("Content-Type", ["text/plain"]), ("Content-Length", ["5"]));
