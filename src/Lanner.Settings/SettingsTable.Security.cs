@@ -45,7 +45,7 @@ public static partial class SettingsTable
         ["127.0.0.1"],
         "comma-separated IP addresses or networks (10.0.0.0/8), or *",
         AddressList,
-        "Front-end addresses trusted to set the scheme headers (--secure-scheme-headers) and X-Forwarded-For: from them, wsgi.url_scheme and REMOTE_ADDR follow those headers.",
+        "Front-end addresses trusted to set the scheme headers (--secure-scheme-headers): from them, wsgi.url_scheme follows those headers. REMOTE_ADDR stays the connection's peer, as in gunicorn: the app reads X-Forwarded-For itself (behind a TCP load balancer, see --proxy-protocol).",
         "127.0.0.1, as gunicorn: only a proxy on this machine is believed ($FORWARDED_ALLOW_IPS, if set, as gunicorn).",
         metaVar: "IPS",
         format: v => string.Join(",", v));
