@@ -617,7 +617,7 @@ public static partial class LannerServer
         kestrel.RequestHeaderEncodingSelector = _ => System.Text.Encoding.Latin1;
         kestrel.ResponseHeaderEncodingSelector = _ => System.Text.Encoding.Latin1;
         TimeSpan headerTimeout = kestrel.Limits.RequestHeadersTimeout;
-        Action<Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions> tls = o =>
+        Action<Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions> eachListener = o =>
         {
             // The PROXY header comes first on the wire, before TLS.
             if (listen.ProxyAllowIps is { } allowFrom)
@@ -651,11 +651,11 @@ public static partial class LannerServer
                     File.Delete(bind.UnixPath!); // a stale socket from an earlier run, as gunicorn does
                 }
 
-                kestrel.ListenUnixSocket(bind.UnixPath!, tls);
+                kestrel.ListenUnixSocket(bind.UnixPath!, eachListener);
                 continue;
             }
 
-            kestrel.Listen(address, bind.Port, tls);
+            kestrel.Listen(address, bind.Port, eachListener);
         }
     }
 
