@@ -130,16 +130,17 @@ internal static class EnvironWriter
         foreach (KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues> header in headers)
         {
             string name = header.Key;
+            if (fieldLimit > 0 && FieldTooLarge(name, header.Value, fieldLimit))
+            {
+                return false;
+            }
+
             if (name.Contains('_', StringComparison.Ordinal) || name.Length == 0 || name[0] == ':')
             {
                 continue;
             }
 
             string value = HeaderValue(name, header.Value);
-            if (fieldLimit > 0 && name.Length + 2 + value.Length > fieldLimit)
-            {
-                return false;
-            }
 
             buffer.Write(HeaderKey(name));
             MarshalWriter.Latin1String(buffer, value);
@@ -157,6 +158,41 @@ internal static class EnvironWriter
             buffer.Write(key);
             MarshalWriter.String(buffer, value);
         }
+    }
+
+    /// <summary>
+    /// Whether one of a header's fields is over --limit-request-field_size, counted as gunicorn
+    /// counts the line: "Name: value" and its CRLF. Each repeated field on its own (an HTTP/2
+    /// client sends every cookie as a field of its own), before any is dropped.
+    /// </summary>
+    internal static bool FieldTooLarge(string name, Microsoft.Extensions.Primitives.StringValues values, int limit)
+    {
+        foreach (string? value in values)
+        {
+            if (name.Length + 2 + (value?.Length ?? 0) + 2 > limit)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Whether any field of the request is over the limit (0: none is).</summary>
+    internal static bool AnyFieldTooLarge(IHeaderDictionary headers, int limit)
+    {
+        if (limit > 0)
+        {
+            foreach (KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues> header in headers)
+            {
+                if (FieldTooLarge(header.Key, header.Value, limit))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
     }
 
     /// <summary>A header's environ value: repeated fields joined with ", " ("; " for Cookie).</summary>

@@ -37,7 +37,7 @@ internal sealed class FrontDoor(AppHandler app, StaticFileHandler statics, Front
         StaticMount? mount = statics.HasMounts ? statics.Match(rawPath) : null;
         if (!Observed)
         {
-            return mount is null ? app.HandleAsync(context, RequestId(context)) : statics.ServeAsync(context, mount, rawPath);
+            return mount is null ? app.HandleAsync(context, RequestId(context)) : ServeStaticAsync(context, mount, rawPath);
         }
 
         return ObservedAsync(context, mount, rawPath);
@@ -58,7 +58,7 @@ internal sealed class FrontDoor(AppHandler app, StaticFileHandler statics, Front
         }
         else
         {
-            await statics.ServeAsync(context, mount, rawPath).ConfigureAwait(false);
+            await ServeStaticAsync(context, mount, rawPath).ConfigureAwait(false);
             outcome = new AppHandler.Outcome(HttpMethods.IsHead(context.Request.Method) ? 0 : context.Response.ContentLength ?? 0, Environment.ProcessId, 0);
         }
 
@@ -68,6 +68,19 @@ internal sealed class FrontDoor(AppHandler app, StaticFileHandler statics, Front
         accessLog?.Log(new AccessRecord(
             EnvironWriter.FactsOf(context, options), context.Request.Headers, context.Response.Headers, status,
             outcome.BytesSent, duration, DateTimeOffset.Now, outcome.Pid, requestId));
+    }
+
+    /// <summary>A static file, once the request's header fields are within --limit-request-field_size (as for the app).</summary>
+    private Task ServeStaticAsync(HttpContext context, StaticMount mount, string rawPath)
+    {
+        if (EnvironWriter.AnyFieldTooLarge(context.Request.Headers, options.LimitRequestFieldSize))
+        {
+            context.Response.StatusCode = StatusCodes.Status431RequestHeaderFieldsTooLarge;
+            context.Response.Headers.Connection = "close";
+            return Task.CompletedTask;
+        }
+
+        return statics.ServeAsync(context, mount, rawPath);
     }
 
     /// <summary>
