@@ -363,6 +363,50 @@ internal static class EnvironWriter
     private static int HexValue(char c) => c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
 
     /// <summary>Collects the facts from Kestrel's request.</summary>
+    /// <summary>
+    /// The scheme a trusted front end's --secure-scheme-headers give, as gunicorn reads them:
+    /// each one present says "https" when its value is exactly the secure one and "http"
+    /// otherwise; <paramref name="contradictory"/> when they disagree. Null when none is present
+    /// or the peer is not in --forwarded-allow-ips (with --proxy-protocol: the peer that sent the
+    /// PROXY header, not the client it names).
+    /// </summary>
+    internal static string? ForwardedScheme(HttpContext context, FrontOptions options, out bool contradictory)
+    {
+        contradictory = false;
+        string? scheme = null;
+        IHeaderDictionary headers = context.Request.Headers;
+        foreach ((string name, string secure) in options.SecureSchemeHeaders)
+        {
+            if (!headers.TryGetValue(name, out Microsoft.Extensions.Primitives.StringValues values))
+            {
+                continue;
+            }
+
+            foreach (string? value in values)
+            {
+                string said = value == secure ? "https" : "http";
+                contradictory |= scheme is not null && scheme != said;
+                scheme = said;
+            }
+        }
+
+        if (scheme is null)
+        {
+            return null;
+        }
+
+        System.Net.IPAddress? peer = options.ProxyProtocol && context.Features.Get<ProxyProtocolFeature>() is { } proxied
+            ? proxied.Peer
+            : context.Connection.RemoteIpAddress;
+        if (!options.TrustsForwarding(peer))
+        {
+            contradictory = false;
+            return null;
+        }
+
+        return scheme;
+    }
+
     public static RequestFacts FactsOf(HttpContext context, FrontOptions options)
     {
         string scriptName = options.ScriptName;
@@ -390,20 +434,7 @@ internal static class EnvironWriter
         }
 
         string? host = request.Headers.Host.Count > 0 ? request.Headers.Host[0] : null;
-        string scheme = request.Scheme;
-        if (options.SecureSchemeHeaders.Count > 0 && options.TrustsForwarding(connection.RemoteIpAddress))
-        {
-            // From a trusted front end, gunicorn's secure_scheme_headers decide the scheme.
-            foreach ((string name, string expected) in options.SecureSchemeHeaders)
-            {
-                if (request.Headers.TryGetValue(name, out var given) && string.Equals(given.ToString(), expected, StringComparison.OrdinalIgnoreCase))
-                {
-                    scheme = "https";
-                    break;
-                }
-            }
-        }
-
+        string scheme = options.SecureSchemeHeaders.Count > 0 ? ForwardedScheme(context, options, out _) ?? request.Scheme : request.Scheme;
         ProxyHeader? proxy = options.ProxyProtocol ? context.Features.Get<ProxyProtocolFeature>()?.Header : null;
         ClientCertificate? client = options.ClientCertificates ? ClientCertificate.Of(context) : null;
         return new RequestFacts(request.Method, rawTarget, request.Protocol, scheme, host, localName, localPort, remoteAddr, remotePort, scriptName, proxy, client);

@@ -13,10 +13,15 @@ namespace Lanner.Hosting.Front;
 /// </summary>
 internal sealed record ProxyHeader(string Protocol, IPEndPoint Source, IPEndPoint Destination);
 
-/// <summary>The connection's PROXY header, kept among the connection's features for the environ.</summary>
-internal sealed class ProxyProtocolFeature(ProxyHeader header)
+/// <summary>
+/// The connection's PROXY header, kept among the connection's features for the environ, with the
+/// peer that sent it (null: a Unix socket): trust in forwarded headers is the peer's, not the client's.
+/// </summary>
+internal sealed class ProxyProtocolFeature(ProxyHeader header, IPAddress? peer)
 {
     public ProxyHeader Header { get; } = header;
+
+    public IPAddress? Peer { get; } = peer;
 }
 
 /// <summary>

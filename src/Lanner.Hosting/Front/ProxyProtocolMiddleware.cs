@@ -72,9 +72,9 @@ internal sealed class ProxyProtocolMiddleware(ConnectionDelegate next, AllowList
             input.AdvanceTo(buffer.GetPosition(length));
             if (header is not null)
             {
+                connection.Features.Set(new ProxyProtocolFeature(header, (peer as IPEndPoint)?.Address));
                 connection.RemoteEndPoint = header.Source;
                 connection.LocalEndPoint = header.Destination;
-                connection.Features.Set(new ProxyProtocolFeature(header));
             }
 
             break;
