@@ -103,7 +103,7 @@ public sealed class SettingsBuilder
 
         if (setting == SettingsTable.WsgiApp && value is string app && app.Length > 0)
         {
-            AppModule ??= app;
+            AppModule = app; // a later source overrides an earlier one; the command line's APP_MODULE comes last
         }
 
         _values[setting] = (value, source, origin);

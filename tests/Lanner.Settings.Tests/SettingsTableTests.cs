@@ -80,6 +80,18 @@ public class SettingsTableTests
     }
 
     [Fact]
+    public void WsgiApp_LaterSourceOverrides_AndTheCommandLineAppModuleWins()
+    {
+        var builder = new SettingsBuilder()
+            .Set(SettingsTable.WsgiApp, ["fromfile:app"], SettingSource.ConfigFile, "lanner.toml")
+            .Set(SettingsTable.WsgiApp, ["fromenv:app"], SettingSource.Environment, "$LANNER_WSGI_APP");
+        Assert.Equal("fromenv:app", builder.Build().AppModule);
+
+        builder.AppModule = "fromcli:app";
+        Assert.Equal("fromcli:app", builder.Build().AppModule);
+    }
+
+    [Fact]
     public void LaterSource_Overrides()
     {
         var settings = new SettingsBuilder()
