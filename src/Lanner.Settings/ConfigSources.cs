@@ -30,7 +30,7 @@ public static class ConfigSources
         }
     }
 
-    /// <summary>LANNER_&lt;NAME&gt; variables, one per setting (lists: comma-separated).</summary>
+    /// <summary>LANNER_&lt;NAME&gt; variables, one per setting (lists comma-separated, except those whose values may hold commas: raw_env, static, reload_extra_files).</summary>
     public static void ApplyEnvironment(SettingsBuilder builder, IReadOnlyDictionary<string, string> environment)
     {
         foreach (Setting setting in SettingsTable.All)

@@ -24,7 +24,9 @@ public static class SettingsDocs
         md.AppendLine("2. the config file: `-c FILE`, or else the first of `./lanner.toml`, `[tool.lanner]` in");
         md.AppendLine("   `./pyproject.toml` and `./gunicorn.conf.py`. A `gunicorn.conf.py` is run with the workers' Python and");
         md.AppendLine("   its module-level names are read; TOML files use the same names as keys;");
-        md.AppendLine("3. environment variables `LANNER_<NAME>` (e.g. `LANNER_WORKERS=4`);");
+        md.AppendLine("3. environment variables `LANNER_<NAME>` (e.g. `LANNER_WORKERS=4`). A list takes several values");
+        md.AppendLine("   separated by commas (`LANNER_BIND=127.0.0.1:8000,[::1]:8000`), except `raw_env`, `static` and");
+        md.AppendLine("   `reload_extra_files`, whose values may contain commas themselves: their variable holds one value;");
         md.AppendLine("4. `GUNICORN_CMD_ARGS`, then `LANNER_CMD_ARGS`: command-line options in a variable;");
         md.AppendLine("5. the command line.").AppendLine();
         md.AppendLine("`lanner --print-config` shows every effective value and where it came from; `lanner check`");

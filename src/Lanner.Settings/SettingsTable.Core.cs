@@ -146,11 +146,11 @@ public static partial class SettingsTable
         ["--max-worker-memory"],
         WorkerSection,
         0,
-        "a non-negative number of megabytes (0 disables)",
+        "a non-negative number of MiB (0 disables)",
         NonNegativeInt,
-        "Replace a worker whose resident memory (RSS, sampled every second) exceeds this many MB, after its current request. 0 disables.",
+        "Replace a worker whose resident memory (RSS, sampled every second) exceeds this many MiB (1 MiB = 1,048,576 bytes), after its current request. 0 disables.",
         "0: no limit; set it a little above what a healthy worker of your app uses.",
-        metaVar: "MB")
+        metaVar: "MIB")
     { FromGunicorn = false };
 
     public static readonly Setting<TimeSpan> Timeout = new(
