@@ -29,13 +29,62 @@ internal sealed record ClientCertificate(string Verify, string? SubjectDn = null
             return cached;
         }
 
-        var described = new ClientCertificate("SUCCESS", certificate.Subject, certificate.Issuer, certificate.SerialNumber, certificate.ExportCertificatePem());
+        var described = new ClientCertificate("SUCCESS", Rfc2253(certificate.SubjectName), Rfc2253(certificate.IssuerName), certificate.SerialNumber,
+            certificate.ExportCertificatePem());
         if (items is not null)
         {
             items[typeof(ClientCertificate)] = described;
         }
 
         return described;
+    }
+
+    /// <summary>
+    /// A distinguished name as nginx and mod_ssl print it (RFC 2253): the last RDN first, joined by
+    /// commas without spaces, with the specification's escapes, e.g. "CN=alice,O=Example".
+    /// </summary>
+    internal static string Rfc2253(X500DistinguishedName name)
+    {
+        var parts = new List<string>();
+        foreach (X500RelativeDistinguishedName rdn in name.EnumerateRelativeDistinguishedNames(reversed: true))
+        {
+            if (rdn.HasMultipleElements)
+            {
+                return name.Decode(X500DistinguishedNameFlags.Reversed | X500DistinguishedNameFlags.UseCommas); // rare: .NET's own rendering
+            }
+
+            System.Security.Cryptography.Oid type = rdn.GetSingleElementType();
+            string key = type.Value switch
+            {
+                "2.5.4.3" => "CN",
+                "2.5.4.7" => "L",
+                "2.5.4.8" => "ST",
+                "2.5.4.10" => "O",
+                "2.5.4.11" => "OU",
+                "2.5.4.6" => "C",
+                "2.5.4.9" => "STREET",
+                "0.9.2342.19200300.100.1.25" => "DC",
+                "0.9.2342.19200300.100.1.1" => "UID",
+                "1.2.840.113549.1.9.1" => "emailAddress",
+                _ => type.Value ?? "?",
+            };
+            parts.Add(key + "=" + Escape(rdn.GetSingleElementValue() ?? ""));
+        }
+
+        return string.Join(',', parts);
+    }
+
+    private static string Escape(string value)
+    {
+        var text = new System.Text.StringBuilder(value.Length);
+        for (int i = 0; i < value.Length; i++)
+        {
+            char c = value[i];
+            bool special = c is ',' or '+' or '"' or '\\' or '<' or '>' or ';' || (i == 0 && c is '#' or ' ') || (i == value.Length - 1 && c == ' ');
+            text.Append(special ? "\\" + c : c.ToString());
+        }
+
+        return text.ToString();
     }
 
     /// <summary>
