@@ -1,4 +1,4 @@
-"""Lanner: a production application server for Python web apps (WSGI and ASGI).
+"""Lanner: a production application server for Python web apps (WSGI; ASGI is not served yet).
 
 The server itself is a compiled .NET program shipped inside this package (``lanner/_server``);
 this package holds the launcher that starts it and the worker that runs your app in plain

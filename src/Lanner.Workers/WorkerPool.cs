@@ -313,14 +313,33 @@ public sealed class WorkerPool : IAsyncDisposable
     }
 
     /// <summary>
+    /// The exit code of an interpreter older than the workers need: the version guard of
+    /// <c>lanner/worker/__main__.py</c> (EXIT_OLD_PYTHON), which the bootstrap runs first.
+    /// </summary>
+    public const int OldPythonExitCode = 6;
+
+    /// <summary>
     /// The worker is imported from the package shipped with this master, whatever else the
-    /// interpreter has installed, so that both ends always speak the same protocol.
+    /// interpreter has installed, so that both ends always speak the same protocol. The version
+    /// guard runs before <paramref name="module"/> is imported: on a Python too old for its syntax
+    /// the process exits with <see cref="OldPythonExitCode"/> and one line saying why, not a SyntaxError.
     /// </summary>
     public static string BootstrapCode(string packagePath, string module = "lanner.worker.main")
     {
         string quoted = "'" + packagePath.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal) + "'";
-        return $"import sys;p={quoted};sys.path.insert(0,p);import {module} as m;sys.path.remove(p);m.main()";
+        return $"import sys;p={quoted};sys.path.insert(0,p);import lanner.worker.__main__ as g;g.require_python();"
+            + $"import {module} as m;sys.path.remove(p);m.main()";
     }
+
+    /// <summary>
+    /// Why a process failed to boot: its boot error, or <paramref name="fallback"/>; but when it
+    /// ended with <see cref="OldPythonExitCode"/> before it connected (whoever reports a boot error
+    /// from a frame calls this while the process still runs), that the interpreter is too old.
+    /// </summary>
+    internal static WorkerBootError BootErrorOf(WorkerBootError? error, WorkerExit? exit, string python, string fallback) =>
+        exit is { Signal: null, ExitCode: OldPythonExitCode }
+            ? new WorkerBootError($"the workers need Python 3.9 or newer; the interpreter {python} is older (exit code {OldPythonExitCode})", "")
+            : error ?? new WorkerBootError(fallback, "");
 
     // ---- supervision -----------------------------------------------------------------------------
 
@@ -588,7 +607,7 @@ public sealed class WorkerPool : IAsyncDisposable
 
     internal void OnBootFailed(Worker worker)
     {
-        WorkerBootError error = worker.BootError ?? new WorkerBootError("the worker failed to boot", "");
+        WorkerBootError error = BootErrorOf(worker.BootError, worker.Exit, worker.Options.PythonExecutable, "the worker failed to boot");
         string traceback = string.IsNullOrEmpty(error.Traceback) ? "" : "\n" + error.Traceback.TrimEnd();
         lock (_sync)
         {
@@ -646,7 +665,7 @@ public sealed class WorkerPool : IAsyncDisposable
     /// <summary>The zygote could not load the app: as a worker that fails to boot.</summary>
     internal void OnZygoteFailed(Zygote zygote)
     {
-        WorkerBootError error = zygote.BootError ?? new WorkerBootError("the zygote failed to start", "");
+        WorkerBootError error = BootErrorOf(zygote.BootError, zygote.Exit, zygote.Options.PythonExecutable, "the zygote failed to start");
         string traceback = string.IsNullOrEmpty(error.Traceback) ? "" : "\n" + error.Traceback.TrimEnd();
         bool noneAlive;
         lock (_sync)

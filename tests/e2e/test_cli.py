@@ -4,6 +4,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
@@ -153,6 +154,85 @@ def test_a_python_that_is_not_python_exits_3_with_a_clear_reason(preload):
     assert "the interpreter /bin/true exited with exit code 0 before it connected (is --python a Python 3 interpreter?)" in output
     assert "Reason: App failed to load." in output
     assert output.count("Booting") <= 2, output  # no respawn loop
+
+
+# A stand-in for an old interpreter: this Python with sys.version_info made to look like 3.6.15, running
+# the master's `-c CODE ARG...` as python would.
+OLD_PYTHON = f"""#!{sys.executable}
+import collections, sys
+sys.version_info = collections.namedtuple("version_info", "major minor micro releaselevel serial")(3, 6, 15, "final", 0)
+if sys.argv[1:2] != ["-c"]:
+    sys.exit("this stand-in only runs -c CODE")
+code, sys.argv = sys.argv[2], ["-c"] + sys.argv[3:]
+exec(compile(code, "<string>", "exec"), {{"__name__": "__main__"}})
+"""
+
+
+@pytest.fixture
+def python36(tmp_path):
+    path = tmp_path / "python3.6"
+    path.write_text(OLD_PYTHON)
+    path.chmod(0o755)
+    return path
+
+
+@pytest.mark.parametrize("preload", [[], ["--preload"]])
+def test_a_python_older_than_3_9_is_named_as_the_reason(python36, preload):
+    result = run("-b", "127.0.0.1:0", "--python", str(python36), *preload, "hello", timeout=30)
+    output = result.stdout + result.stderr
+    assert result.returncode == 3, output
+    # The worker's own line, then the master's reason: not a SyntaxError, not "is --python a Python 3 interpreter?".
+    assert re.search(r"^lanner: the workers need Python 3\.9 or newer; \S+ is 3\.6\.15$", output, re.M), output
+    assert f"Failed to load the app hello: the workers need Python 3.9 or newer; the interpreter {python36} is older (exit code 6)" in output
+    assert "before it connected" not in output and "SyntaxError" not in output and "Traceback" not in output
+    assert output.count("Booting") <= 2, output  # no respawn loop
+
+
+def test_check_names_a_python_older_than_3_9(python36):
+    result = run("check", "--python", str(python36), "hello")
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert re.search(r"^lanner: the workers need Python 3\.9 or newer; \S+ is 3\.6\.15$", result.stderr, re.M), result.stderr
+    assert f"lanner: error: the app hello was not loaded: {python36} is too old for the workers" in result.stderr
+    assert "Configuration OK." not in result.stdout
+
+
+def test_check_needs_the_apps_report_not_only_a_zero_exit():
+    result = run("check", "--python", "/bin/true", "validated")
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "Configuration OK." not in result.stdout
+    assert ("lanner: error: /bin/true ran and exited with exit code 0, but did not report loading the app validated "
+            "(is --python a Python 3 interpreter?)") in result.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["--certfile", "/nonexistent.pem"],
+    ["--certfile", "{cert}", "--keyfile", "/nonexistent-key.pem"],
+    ["--certfile", "{cert}"],  # no --keyfile, and no key in the certificate's file
+    ["--keyfile", "{key}"],
+    ["--cert-reqs", "2"],
+    ["--ca-certs", "{cert}"],
+    ["--certfile", "{cert}", "--keyfile", "{key}", "--cert-reqs", "2", "--ca-certs", "/nonexistent-ca.pem"],
+    ["--certfile", "{cert}", "--keyfile", "{key}", "--cert-reqs", "2", "--ca-certs", "{empty}"],
+])
+def test_check_refuses_the_tls_settings_the_server_refuses_in_the_same_words(certs, tmp_path, args):
+    empty = tmp_path / "empty.pem"
+    empty.write_text("not a certificate\n")
+    args = [a.format(cert=certs / "cert.pem", key=certs / "key.pem", empty=empty) for a in args]
+    server = run("-b", "127.0.0.1:0", *args, "validated")
+    check = run("check", *args, "validated")
+    assert server.returncode == 1, server.stderr
+    assert check.returncode == 1, check.stdout + check.stderr
+    reason = re.search(r"Error: (.+)$", server.stderr, re.M).group(1)
+    assert check.stderr == f"lanner: error: {reason}\n"
+    assert check.stdout == ""
+
+
+def test_check_accepts_a_certificate_the_server_accepts(certs):
+    for args in (["--certfile", str(certs / "cert.pem"), "--keyfile", str(certs / "key.pem")],
+                 ["--certfile", str(certs / "both.pem"), "--cert-reqs", "2", "--ca-certs", str(certs / "cert.pem")]):
+        result = run("check", *args, "validated")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.endswith("Configuration OK.\n")
 
 
 def test_request_limits_answer_414_and_431(lanner):

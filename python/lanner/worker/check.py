@@ -1,4 +1,8 @@
-"""``lanner check``: load the app the way a worker would, then exit (0: it loads; 3: it does not)."""
+"""``lanner check``: load the app the way a worker would, then exit (0: it loads; 3: it does not).
+
+Once the app is loaded it prints "{APP_MODULE} loads: {module}.{name}": the master's check
+(AppCheck.cs) takes only that line as proof, not the exit code, which any program can return.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ def main() -> None:
         sys.exit(3)
     module = getattr(app, "__module__", None) or type(app).__module__
     name = getattr(app, "__qualname__", None) or type(app).__qualname__ + " instance"
-    print(f"{config['app']} loads: {module}.{name}")
+    print(f"{config['app']} loads: {module}.{name}", flush=True)
 
 
 if __name__ == "__main__":

@@ -89,33 +89,9 @@ public static partial class LannerServer
         }
 
         var errorLog = new LineLoggerProvider(errorWriter, options.Logs.ErrorLog == "-" && GunicornLogLine.Colored);
-        if (options.Listen.CertFile is null && TlsWithoutCertificate(options.Listen) is { } orphan)
+        if (TlsFiles.Load(options.Listen, out certificate, out X509Certificate2Collection? clientAuthorities) is { } tlsProblem)
         {
-            errorWriter.Write($"Error: {orphan} needs --certfile: without it Lanner serves plain HTTP.");
-            errorLog.Dispose();
-            return ExitCodes.Error;
-        }
-
-        X509Certificate2Collection? clientAuthorities;
-        try
-        {
-            clientAuthorities = LoadAuthorities(options.Listen);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
-        {
-            errorWriter.Write($"Error: cannot load the CA certificates of --ca-certs {options.Listen.CaCerts}: {ex.Message}");
-            errorLog.Dispose();
-            return ExitCodes.Error;
-        }
-
-        try
-        {
-            certificate = LoadCertificate(options.Listen);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or ArgumentException)
-        {
-            string key = options.Listen.KeyFile is { } keyFile ? $"with key {keyFile}" : "(no --keyfile: its private key is looked for in the same file)";
-            errorWriter.Write($"Error: cannot load the TLS certificate {options.Listen.CertFile} {key}: {ex.Message}");
+            errorWriter.Write($"Error: {tlsProblem}");
             errorLog.Dispose();
             return ExitCodes.Error;
         }
@@ -437,35 +413,6 @@ public static partial class LannerServer
                 NativeMethods.umask(previousMask);
             }
         }
-    }
-
-    /// <summary>The TLS setting given without --certfile, if any.</summary>
-    private static string? TlsWithoutCertificate(ListenOptions listen) =>
-        listen.KeyFile is not null ? "--keyfile"
-        : listen.CertReqs > 0 ? "--cert-reqs"
-        : listen.CaCerts is not null ? "--ca-certs"
-        : null;
-
-    private static X509Certificate2Collection? LoadAuthorities(ListenOptions listen)
-    {
-        if (listen.CaCerts is null)
-        {
-            return null;
-        }
-
-        var authorities = new X509Certificate2Collection();
-        authorities.ImportFromPemFile(listen.CaCerts);
-        return authorities.Count > 0 ? authorities : throw new System.Security.Cryptography.CryptographicException("the file holds no PEM certificate");
-    }
-
-    private static X509Certificate2? LoadCertificate(ListenOptions listen)
-    {
-        if (listen.CertFile is null)
-        {
-            return null;
-        }
-
-        return X509Certificate2.CreateFromPemFile(listen.CertFile, listen.KeyFile ?? listen.CertFile);
     }
 
     /// <summary>The configuration read again, keeping what only a restart changes; null (and a log line) when it is invalid.</summary>
