@@ -69,6 +69,9 @@ public sealed record PoolOptions
     /// </summary>
     public bool AbortHook { get; init; }
 
+    /// <summary>A worker_int hook is configured: the quick shutdown sends SIGQUIT instead of SIGKILL, so that it runs.</summary>
+    public bool IntHook { get; init; }
+
     /// <summary>The settings the hooks see as <c>server.cfg</c>, as a JSON object.</summary>
     public string HookSettings { get; init; } = "{}";
 }

@@ -379,7 +379,7 @@ public sealed class WorkerPool : IAsyncDisposable
                 long rss = worker.ResidentBytes();
                 if (rss > worker.Options.MaxMemoryBytes)
                 {
-                    Recycle(worker, $"its memory ({rss / (1024 * 1024)} MB) exceeds --max-worker-memory ({worker.Options.MaxMemoryBytes / (1024 * 1024)} MB)");
+                    Recycle(worker, $"its memory ({rss / (1024 * 1024)} MiB) exceeds --max-worker-memory ({worker.Options.MaxMemoryBytes / (1024 * 1024)} MiB)");
                 }
             }
         }
@@ -796,6 +796,27 @@ public sealed class WorkerPool : IAsyncDisposable
     }
 
     // ---- shutdown ----------------------------------------------------------------------------
+
+    /// <summary>
+    /// The quick shutdown (QUIT): nothing is replaced from now on, and every worker ends at once:
+    /// SIGKILL, or SIGQUIT when a worker_int hook wants to run (gunicorn's quick shutdown sends
+    /// SIGQUIT); <see cref="StopAsync"/> then kills what is left after its grace.
+    /// </summary>
+    public void Quit()
+    {
+        _stopping.Cancel();
+        foreach (Worker worker in _workers.Values)
+        {
+            if (Options.IntHook)
+            {
+                worker.Signal(SignalNames.SIGQUIT);
+            }
+            else
+            {
+                worker.Kill();
+            }
+        }
+    }
 
     /// <summary>
     /// Stops every worker: asks them to finish and exit, waits up to <paramref name="grace"/>,

@@ -534,7 +534,7 @@ def check_worker_hooks(events: list[dict], master_pid: int, booted: set[int]) ->
 def check_master_side(events: list[dict], master_pid: int, workers: set[int]) -> None:
     """The master-side hooks ran in a helper process, neither the master nor a worker: one until
     a reload, which starts a fresh one on the re-read file (gunicorn re-reads its hooks on HUP)."""
-    # (A reload that changes the number of workers tells the new helper so just before on_reload.)
+    # (Every reload tells the new helper the number of workers just before on_reload.)
     reloads = [i - 1 if events[i - 1]["hook"] == "nworkers_changed" else i for i, e in enumerate(events) if e["hook"] == "on_reload"]
     bounds = [0, *reloads, len(events)]
     helpers = []

@@ -102,7 +102,7 @@ def test_max_worker_memory_recycles_after_the_request(lanner):
     pid = int(server.request("GET", "/ok")[1])
     resp, body = server.request("GET", "/leak?mb=80")
     assert resp.status == 200  # the request that crossed the limit completes
-    server.wait_for(rf"Worker \d+ \(pid {pid}\) is being replaced: its memory \(\d+ MB\) exceeds --max-worker-memory \(60 MB\)")
+    server.wait_for(rf"Worker \d+ \(pid {pid}\) is being replaced: its memory \(\d+ MiB\) exceeds --max-worker-memory \(60 MiB\)")
     wait_until(lambda: not pids_alive([pid]), what="the old worker to stop")
     assert int(server.request("GET", "/ok")[1]) != pid
 

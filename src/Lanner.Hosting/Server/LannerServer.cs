@@ -300,12 +300,9 @@ public static partial class LannerServer
                     ServerLog.ReopeningLogs(log); // after: whoever sees the line can rely on the reopen
                     break;
                 case PosixSignal.SIGQUIT:
-                    // Fast: drop everything now.
+                    // Fast: drop everything now (a worker_int hook still gets its SIGQUIT, as in gunicorn).
                     dispatcher.Stop();
-                    foreach (Worker worker in pool.Workers)
-                    {
-                        worker.Kill();
-                    }
+                    pool.Quit();
 
                     await app.StopAsync(new CancellationToken(canceled: true)).ConfigureAwait(false);
                     await pool.StopAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
@@ -316,13 +313,17 @@ public static partial class LannerServer
                     // /readyz says 503 from now on, so a load balancer stops sending.
                     control?.Draining = true;
                     pool.BeginDrain();
+                    long drainStarted = TimeProvider.System.GetTimestamp();
                     using (var grace = new CancellationTokenSource(current.GracefulTimeout))
                     {
                         await app.StopAsync(grace.Token).ConfigureAwait(false);
                     }
 
                     dispatcher.Stop();
-                    await pool.StopAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+                    // The workers get what is left of --graceful-timeout (at least a moment to exit
+                    // cleanly), as gunicorn kills its workers once the graceful timeout is over.
+                    TimeSpan left = current.GracefulTimeout - TimeProvider.System.GetElapsedTime(drainStarted);
+                    await pool.StopAsync(left > MinimumStopGrace ? left : MinimumStopGrace).ConfigureAwait(false);
                     ServerLog.ShuttingDown(log);
                     return ExitCodes.Ok;
             }
@@ -366,8 +367,9 @@ public static partial class LannerServer
             errorLog.Reopen();
             accessLog?.Reopen();
 
+            // Every reload, as gunicorn's arbiter sets its number of workers again on each.
             int before = pool.Target;
-            if (hooks is not null && next.Pool.Workers != before)
+            if (hooks is not null)
             {
                 hooks.Post("nworkers_changed", next.Pool.Workers, c =>
                 {
@@ -414,6 +416,9 @@ public static partial class LannerServer
             }
         }
     }
+
+    /// <summary>How long idle workers get to exit cleanly when a graceful shutdown has used up its time.</summary>
+    private static readonly TimeSpan MinimumStopGrace = TimeSpan.FromMilliseconds(500);
 
     /// <summary>The configuration read again, keeping what only a restart changes; null (and a log line) when it is invalid.</summary>
     private static ServerOptions? ReadConfiguration(ServerOptions current, Func<(ServerOptions?, string?)>? reload, ILogger log)

@@ -187,6 +187,7 @@ public sealed record ServerOptions
                 HookConfig = hookOptions is not null && hooks.Any(HookOptions.WorkerHooks.Contains) ? config : null,
                 HookSettings = hookOptions?.SettingsJson ?? "{}",
                 AbortHook = hookOptions is not null && hooks.Contains("worker_abort"),
+                IntHook = hookOptions is not null && hooks.Contains("worker_int"),
             },
             Dispatch = new DispatchOptions
             {
