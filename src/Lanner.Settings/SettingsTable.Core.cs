@@ -84,7 +84,7 @@ public static partial class SettingsTable
                 $"--worker-class: '{raw}' is not supported: Lanner runs WSGI apps in its own workers, one request per thread "
                 + "(sync, or gthread with --threads); its master already does what event-loop workers are for (many idle connections)"),
         },
-        "sync, or gthread (the same as --threads greater than 1). Other gunicorn worker classes are refused.",
+        "sync or gthread: either runs --threads threads per worker (gunicorn, too, turns sync into gthread when --threads is above 1), and the log names gthread for either. Other gunicorn worker classes are refused.",
         "sync, as gunicorn.",
         metaVar: "CLASS");
 
@@ -182,9 +182,9 @@ public static partial class SettingsTable
         ["--keep-alive"],
         WorkerSection,
         TimeSpan.FromSeconds(5),
-        "a number of seconds",
-        raw => Seconds(raw, allowZero: false),
-        "How long an idle keep-alive connection is kept open for its next request.",
+        "a number of seconds (0: no keep-alive)",
+        raw => Seconds(raw, allowZero: true),
+        "How long an idle keep-alive connection is kept open for its next request. 0 closes each HTTP/1 connection after its response, as gunicorn.",
         "5 s (uvicorn's): gunicorn's 2 s assumes a proxy in front; Lanner faces clients itself, where reusing connections matters.",
         metaVar: "SECONDS",
         format: FormatSeconds);
@@ -206,7 +206,7 @@ public static partial class SettingsTable
         ["--queue-timeout"],
         WorkerSection,
         TimeSpan.FromSeconds(30),
-        "a number of seconds",
+        "a positive number of seconds",
         raw => Seconds(raw, allowZero: false),
         "How long a request may wait for a free worker before it gets 503 with Retry-After.",
         "30 s: a client waits no longer for a worker than a request may run.",

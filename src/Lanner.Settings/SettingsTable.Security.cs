@@ -10,9 +10,9 @@ public static partial class SettingsTable
         ["--limit-request-line"],
         SecuritySection,
         4094,
-        "a number of bytes from 0 (unlimited) to 8190",
+        "a number of bytes from 0 (no limit) to 8190",
         raw => NonNegativeInt(raw) is var n && n <= 8190 ? n : throw new FormatException(),
-        "The longest request line (method, target, protocol) accepted, in bytes; 0 means the maximum (8190). Longer: 414.",
+        "The longest request line (method, target, protocol) accepted, in bytes; 0: no limit of its own, as gunicorn (Lanner still refuses lines over 1 MiB). Longer: 414. HTTP/1 only: over HTTP/2 the target is a header field, and a stream with one too large is reset.",
         "4094, as gunicorn: well above any real URL, small enough to refuse abuse early.",
         metaVar: "INT");
 

@@ -32,3 +32,27 @@ def test_a_field_the_environ_drops_is_still_limited(server):
 def test_static_files_are_limited_too(server):
     assert status(server, "/s/f.txt") == b"200"
     assert status(server, "/s/f.txt", fields=["X-Long: " + "v" * 60]) == b"431"
+
+
+def test_limit_request_line_0_means_no_limit_of_its_own(lanner):
+    server = lanner(["--limit-request-line", "0", "hello"])
+    long_target = "/" + "a" * 20000
+    data = server.raw(f"GET {long_target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode())
+    assert data.startswith(b"HTTP/1.1 200 ")
+
+
+@pytest.mark.parametrize("keepalive, closes", [("0", True), ("5", False)])
+def test_keep_alive_0_closes_every_connection(lanner, keepalive, closes):
+    server = lanner(["--keep-alive", keepalive, "hello"])
+    conn = server.connect()
+    conn.request("GET", "/")
+    resp = conn.getresponse()
+    assert resp.read() == b"Hello, World!"
+    assert (resp.getheader("Connection") == "close") == closes
+    assert resp.will_close == closes
+    conn.close()
+
+
+def test_gthread_is_named_as_gunicorn_names_it(lanner):
+    assert "Using worker: gthread" in lanner(["-k", "gthread", "hello"]).wait_for(r"Using worker: \w+").group(0)
+    assert "Using worker: sync" in lanner(["hello"]).wait_for(r"Using worker: \w+").group(0)

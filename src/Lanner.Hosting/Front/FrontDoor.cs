@@ -29,6 +29,11 @@ internal sealed class FrontDoor(AppHandler app, StaticFileHandler statics, Front
 
     public Task HandleAsync(HttpContext context)
     {
+        if (!options.KeepAlive && !HttpProtocol.IsHttp2(context.Request.Protocol) && !HttpProtocol.IsHttp3(context.Request.Protocol))
+        {
+            context.Response.Headers.Connection = "close"; // --keep-alive 0
+        }
+
         if (HttpMethods.IsConnect(context.Request.Method) && context.Features.Get<IHttpExtendedConnectFeature>()?.IsExtendedConnect != true)
         {
             return Observed ? ObservedAsync(context, null, "", refuse: StatusCodes.Status405MethodNotAllowed) : RefuseAsync(context, StatusCodes.Status405MethodNotAllowed);

@@ -19,6 +19,9 @@ public sealed record FrontOptions
     /// <summary>--proxy-protocol: connections may start with a PROXY header, whose details the environ carries.</summary>
     public bool ProxyProtocol { get; init; }
 
+    /// <summary>False with --keep-alive 0: every HTTP/1 response closes its connection.</summary>
+    public bool KeepAlive { get; init; } = true;
+
     /// <summary>--cert-reqs 1 or 2: the environ describes the client's certificate.</summary>
     public bool ClientCertificates { get; init; }
 

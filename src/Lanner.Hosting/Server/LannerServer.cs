@@ -209,7 +209,8 @@ public static partial class LannerServer
         }
 
         ServerLog.Listening(log, string.Join(",", ListeningAddresses(app)), Environment.ProcessId);
-        ServerLog.UsingWorker(log, options.Pool.Threads > 1 ? "gthread" : "sync");
+        // As gunicorn: -k gthread, or sync with more than one thread (which gunicorn turns into gthread).
+        ServerLog.UsingWorker(log, options.WorkerClass == "gthread" || options.Pool.Threads > 1 ? "gthread" : "sync");
         await using ControlServer? control = options.ControlBind is { } controlBind ? new ControlServer(controlBind, telemetry!, pool, dispatcher) : null;
         if (control is not null)
         {
@@ -417,6 +418,9 @@ public static partial class LannerServer
         }
     }
 
+    /// <summary>The ceiling of a request line (--limit-request-line 0) and of the header fields together.</summary>
+    private const int RequestHeadCeiling = 1024 * 1024;
+
     /// <summary>How long idle workers get to exit cleanly when a graceful shutdown has used up its time.</summary>
     private static readonly TimeSpan MinimumStopGrace = TimeSpan.FromMilliseconds(500);
 
@@ -559,12 +563,18 @@ public static partial class LannerServer
         kestrel.AllowSynchronousIO = false;
         // Like gunicorn: no limit on body size by default (the app decides what it accepts).
         kestrel.Limits.MaxRequestBodySize = null;
-        kestrel.Limits.KeepAliveTimeout = listen.KeepAlive;
-        // gunicorn counts the request line without its CRLF, Kestrel with it; 0 is gunicorn's ceiling.
-        kestrel.Limits.MaxRequestLineSize = (listen.LimitRequestLine == 0 ? 8190 : listen.LimitRequestLine) + 2;
+        // --keep-alive 0: every response closes its connection (FrontDoor); Kestrel wants a positive timeout.
+        if (listen.KeepAlive > TimeSpan.Zero)
+        {
+            kestrel.Limits.KeepAliveTimeout = listen.KeepAlive;
+        }
+
+        // gunicorn counts the request line without its CRLF, Kestrel with it; 0 is no limit in
+        // gunicorn, here the 1 MiB that also bounds the header fields.
+        kestrel.Limits.MaxRequestLineSize = listen.LimitRequestLine == 0 ? RequestHeadCeiling : listen.LimitRequestLine + 2;
         kestrel.Limits.MaxRequestHeaderCount = listen.LimitRequestFields == 0 ? 32768 : listen.LimitRequestFields;
         // Each field is checked against --limit-request-field_size on the way to the app; the total only guards memory.
-        kestrel.Limits.MaxRequestHeadersTotalSize = 1024 * 1024;
+        kestrel.Limits.MaxRequestHeadersTotalSize = RequestHeadCeiling;
         // WSGI native strings: header bytes read and written as latin-1, one char per byte.
         kestrel.RequestHeaderEncodingSelector = _ => System.Text.Encoding.Latin1;
         kestrel.ResponseHeaderEncodingSelector = _ => System.Text.Encoding.Latin1;

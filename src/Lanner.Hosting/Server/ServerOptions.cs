@@ -69,6 +69,9 @@ public sealed record ServerOptions
     /// <summary>How long a graceful shutdown waits for requests to finish (gunicorn's --graceful-timeout, 30 s).</summary>
     public TimeSpan GracefulTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>-k: "sync" or "gthread"; the same worker runs either, with --threads threads.</summary>
+    public string WorkerClass { get; init; } = "sync";
+
     public IReadOnlyList<StaticMapping> Static { get; init; } = [];
 
     public string Version { get; init; } = "0.0.0";
@@ -195,6 +198,7 @@ public sealed record ServerOptions
                 QueueTimeout = settings.Get(SettingsTable.QueueTimeout),
             },
             GracefulTimeout = settings.Get(SettingsTable.GracefulTimeout),
+            WorkerClass = settings.Get(SettingsTable.WorkerClass),
             Static = statics,
             WatchDirectory = settings.Get(SettingsTable.Reload) ? directory : null,
             WatchExtraFiles = settings.Get(SettingsTable.ReloadExtraFile),
@@ -205,6 +209,7 @@ public sealed record ServerOptions
                 LimitRequestFieldSize = settings.Get(SettingsTable.LimitRequestFieldSize),
                 ForwardedAllowIps = new AllowList(settings.Get(SettingsTable.ForwardedAllowIps)),
                 ProxyProtocol = settings.Get(SettingsTable.ProxyProtocol),
+                KeepAlive = settings.Get(SettingsTable.KeepAlive) > TimeSpan.Zero,
                 ClientCertificates = settings.Get(SettingsTable.CertReqs) > 0,
                 SecureSchemeHeaders = [.. settings.Get(SettingsTable.SecureSchemeHeaders).Select(SplitPair)],
             },
