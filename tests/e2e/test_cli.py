@@ -257,3 +257,14 @@ def test_pidfile_holds_the_master_pid_while_it_runs(lanner, tmp_path):
     server.send_signal(signal.SIGTERM)
     assert server.proc.wait(30) == 0
     assert not pidfile.exists()
+
+
+def test_a_relative_pythonpath_is_relative_to_chdir_as_in_gunicorn(lanner, tmp_path):
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "elsewhere.py").write_text(
+        "def app(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [b'found in lib']\n")
+    server = lanner(["--chdir", str(tmp_path), "--pythonpath", "lib", "elsewhere:app"])  # started from tests/apps
+    resp, body = server.request("GET", "/")
+    assert (resp.status, body) == (200, b"found in lib")

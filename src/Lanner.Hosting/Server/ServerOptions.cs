@@ -177,7 +177,7 @@ public sealed record ServerOptions
                 WorkerPackagePath = launch.WorkerPackagePath,
                 AppSpec = app,
                 Chdir = chdir.Length == 0 ? null : chdir,
-                PythonPath = settings.Get(SettingsTable.PythonPath),
+                PythonPath = [.. settings.Get(SettingsTable.PythonPath).Select(p => Path.GetFullPath(p, directory))],
                 Environment = environment,
                 ScriptName = scriptName,
                 Timeout = settings.Get(SettingsTable.Timeout),
