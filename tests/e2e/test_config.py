@@ -747,3 +747,28 @@ def test_check_configuration_errors_exit_2(tmp_path):
     assert_one_error_line(run(["check", "-c", str(conf), "hello"]), f"{conf}: --threads: invalid value 'many'")
     assert_one_error_line(run(["check", "--worker-class", "gevent", "hello"]), "--worker-class: 'gevent' is not supported")
     assert_one_error_line(run(["check", "hello"], env=clean_env(LANNER_TIMEOUT="x")), "$LANNER_TIMEOUT: --timeout: invalid value 'x'")
+
+
+def test_hook_log_lines_go_to_the_error_log_under_the_log_level(lanner, tmp_path):
+    """server.log and worker.log in hooks write where the master's lines go, filtered by --log-level,
+    as gunicorn's logger does; not straight to stderr."""
+    conf = write(tmp_path / "gunicorn.conf.py", """
+        def when_ready(server):
+            server.log.info("when_ready says hello")
+            server.log.debug("when_ready debug detail")
+
+        def post_worker_init(worker):
+            worker.log.warning("post_worker_init says hello")
+            worker.log.debug("post_worker_init debug detail")
+    """)
+    errors = tmp_path / "error.log"
+    server = lanner(["-c", str(conf), "--error-logfile", str(errors), "--log-level", "info", "hello"], wait=False)
+    deadline = time.monotonic() + 30
+    while not errors.exists() or "post_worker_init says hello" not in errors.read_text():
+        assert time.monotonic() < deadline, errors.read_text() if errors.exists() else "no error log"
+        time.sleep(0.05)
+    text = errors.read_text()
+    assert re.search(r"\[INFO\] when_ready says hello", text), text
+    assert re.search(r"\[WARNING\] Worker \d+ \(pid \d+\): post_worker_init says hello", text), text
+    assert "debug detail" not in text
+    assert "says hello" not in server.output

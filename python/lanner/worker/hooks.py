@@ -35,14 +35,26 @@ class HookError(Exception):
         self.traceback = tb
 
 
-class Log:
-    """``server.log`` / ``worker.log``: lines in the master's error-log format, on stderr."""
+LEVELS = {"DEBUG": 1, "INFO": 2, "WARNING": 3, "ERROR": 4, "CRITICAL": 5}
 
-    def __init__(self, pid: int | None = None) -> None:
+
+class Log:
+    """``server.log`` / ``worker.log``. With a sink, a line goes to the master, which writes it to
+    the error log under --log-level as its own lines; without one (or when the master cannot be
+    reached) it is written on stderr in the same format."""
+
+    def __init__(self, pid: int | None = None, sink: Callable[[str, str], None] | None = None) -> None:
         self._pid = pid
+        self._sink = sink
 
     def _write(self, level: str, msg: Any, *args: Any) -> None:
         text = str(msg) % args if args else str(msg)
+        if self._sink is not None:
+            try:
+                self._sink(level, text)
+                return
+            except (OSError, ValueError):
+                pass
         stamp = time.strftime("[%Y-%m-%d %H:%M:%S %z]")
         sys.stderr.write(f"{stamp} [{self._pid or os.getpid()}] [{level}] {text}\n")
         sys.stderr.flush()
@@ -65,8 +77,8 @@ class Log:
         self._write("CRITICAL", msg, *args)
 
     def exception(self, msg: Any, *args: Any, **_: Any) -> None:
-        self._write("ERROR", msg, *args)
-        sys.stderr.write(traceback.format_exc())
+        text = str(msg) % args if args else str(msg)
+        self._write("ERROR", "%s", text + "\n" + traceback.format_exc().rstrip())
 
 
 class Config(SimpleNamespace):
@@ -149,6 +161,16 @@ class WorkerHooks:
         self.worker.ppid = self.server.pid
         self.worker.log = Log()
 
+    def log_to(self, conn: Any) -> None:
+        """``server.log`` and ``worker.log`` write through the worker's connection to the master."""
+        from lanner.worker import _protocol as P
+
+        def sink(level: str, text: str) -> None:
+            conn.send_log(0, LEVELS.get(level, P.LOG_INFO), text)
+
+        self.server.log = Log(self.server.pid, sink)
+        self.worker.log = Log(None, sink)
+
     def call(self, name: str, *args: Any) -> None:
         """Runs hook ``name`` if the file defines it; raises HookError when it fails."""
         fn = self.hooks.get(name)
@@ -219,7 +241,13 @@ def serve_master(path: str, settings: dict) -> int:
     _outlive_group_signals()
     master_pid = os.getppid()
     cfg = Config(**settings)
-    server = SimpleNamespace(pid=master_pid, cfg=cfg, log=Log(master_pid), num_workers=settings.get("workers"), app=None)
+
+    def to_master(level: str, text: str) -> None:
+        # Read by the master between the answers: it writes the line to its error log.
+        out.write(json.dumps({"log": level, "text": text}) + "\n")
+        out.flush()
+
+    server = SimpleNamespace(pid=master_pid, cfg=cfg, log=Log(master_pid, to_master), num_workers=settings.get("workers"), app=None)
     try:
         hooks = load(path)
     except HookError as exc:
@@ -241,7 +269,7 @@ def serve_master(path: str, settings: dict) -> int:
             try:
                 if name in ("pre_fork", "child_exit"):
                     w = command.get("worker", {})
-                    worker = SimpleNamespace(pid=w.get("pid"), age=w.get("id"), id=w.get("id"), cfg=cfg, log=Log(w.get("pid")),
+                    worker = SimpleNamespace(pid=w.get("pid"), age=w.get("id"), id=w.get("id"), cfg=cfg, log=Log(w.get("pid"), to_master),
                                              exitcode=w.get("exitcode"), reason=w.get("reason"))
                     fn(server, worker)
                 elif name == "nworkers_changed":

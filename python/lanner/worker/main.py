@@ -142,6 +142,7 @@ def run_forked(path: str, token: str, worker_id: int, app, hooks=None) -> None:
             from lanner.worker.hooks import HookError
 
             hooks.forked()
+            hooks.log_to(conn)
             hooks.worker.age = hooks.worker.id = worker_id
             try:
                 hooks.call("post_fork", hooks.server, hooks.worker)
@@ -191,6 +192,7 @@ def _boot(conn: Connection, config: dict, worker_id: int = 0, zygote: bool = Fal
             from lanner.worker.hooks import WorkerHooks
 
             hooks = WorkerHooks(config["hook_config"], json.loads(config.get("hook_settings") or "{}"), worker_id)
+            hooks.log_to(conn)
             if not zygote:
                 hooks.call("post_fork", hooks.server, hooks.worker)
         app = load_app(config["app"])

@@ -122,6 +122,13 @@ internal sealed class MasterHooks : IAsyncDisposable
                 await _helper.StandardInput.WriteLineAsync(command.ToJsonString()).ConfigureAwait(false);
                 await _helper.StandardInput.FlushAsync().ConfigureAwait(false);
                 JsonObject? answer = TryParse(await _helper.StandardOutput.ReadLineAsync().ConfigureAwait(false));
+                while (answer?["log"] is { } level)
+                {
+                    // server.log / worker.log in a hook: the line goes to the error log like the master's own.
+                    ServerLog.HookMessage(_log, LevelOf(level.GetValue<string>()), answer["text"]?.GetValue<string>() ?? "");
+                    answer = TryParse(await _helper.StandardOutput.ReadLineAsync().ConfigureAwait(false));
+                }
+
                 error = answer is null ? $"the {hook} hook was not run: the hook helper exited"
                     : answer["error"] is { } e ? e.GetValue<string>() + Environment.NewLine + (answer["traceback"]?.GetValue<string>() ?? "").TrimEnd()
                     : null;
@@ -139,6 +146,15 @@ internal sealed class MasterHooks : IAsyncDisposable
             done.TrySetResult(error);
         }
     }
+
+    private static LogLevel LevelOf(string level) => level switch
+    {
+        "DEBUG" => LogLevel.Debug,
+        "WARNING" => LogLevel.Warning,
+        "ERROR" => LogLevel.Error,
+        "CRITICAL" => LogLevel.Critical,
+        _ => LogLevel.Information,
+    };
 
     private static JsonObject? TryParse(string? line)
     {

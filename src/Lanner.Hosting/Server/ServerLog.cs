@@ -50,6 +50,10 @@ internal static partial class ServerLog
     [LoggerMessage(3014, LogLevel.Error, "Server hook: {Problem}")]
     public static partial void HookFailed(ILogger logger, string problem);
 
+    /// <summary>A line a server hook wrote with server.log (or a worker's log in pre_fork/child_exit).</summary>
+    [LoggerMessage(EventId = 3020, Message = "{Text}")]
+    public static partial void HookMessage(ILogger logger, LogLevel level, string text);
+
     [LoggerMessage(3015, LogLevel.Error, "Cannot write the pid file {Path}: {Problem}")]
     public static partial void PidFileFailed(ILogger logger, string path, string problem);
 
