@@ -32,6 +32,9 @@ public static class SettingsDocs
         md.AppendLine("`lanner --print-config` shows every effective value and where it came from; `lanner check`");
         md.AppendLine("validates the configuration and imports the app in a worker. A value that cannot be used is");
         md.AppendLine("one line naming the setting and what it accepts, and exit status 2.").AppendLine();
+        md.AppendLine("A reload (HUP) reads every source again and applies the workers' settings. The master's own");
+        md.AppendLine("(" + string.Join(", ", SettingsTable.RestartOnly.Select(s => $"`{s.Name}`")) + ")");
+        md.AppendLine("take effect with a restart; a reload that finds one of them changed says so in the log.").AppendLine();
         md.AppendLine("Settings of gunicorn that Lanner accepts with a warning or refuses are listed in");
         md.AppendLine("[gunicorn-parity.md](gunicorn-parity.md), with the reasons.").AppendLine();
         foreach (string section in SettingsTable.Sections)

@@ -115,6 +115,26 @@ public static partial class SettingsTable
     internal static IReadOnlyList<string> CommaList(string raw) =>
         raw.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
+    /// <summary>
+    /// Settings the master applies only as it starts: its listeners, front door, queue and logs.
+    /// A reload (HUP) keeps their running values and says which of them changed.
+    /// </summary>
+    public static IReadOnlyList<Setting> RestartOnly => s_restartOnly.Value;
+
+    private static readonly Lazy<IReadOnlyList<Setting>> s_restartOnly = new(BuildRestartOnly);
+
+    private static IReadOnlyList<Setting> BuildRestartOnly()
+    {
+        Setting[] settings =
+        [
+            Bind, Backlog, ControlBind, KeepAlive, MaxQueue, QueueTimeout, Static, Media,
+            AccessLog, AccessLogFormat, ErrorLog, LogLevel,
+            LimitRequestLine, LimitRequestFields, LimitRequestFieldSize, ForwardedAllowIps, SecureSchemeHeaders, ProxyProtocol, ProxyAllowIps,
+            CertFile, KeyFile, CertReqs, CaCerts, Reload, ReloadExtraFile, PidFile, Umask,
+        ];
+        return settings;
+    }
+
     /// <summary>A file that may be left unset: kept as an absolute path, "" (shown as "(none)") when not given.</summary>
     internal static Setting<string> OptionalFile(string name, string[] flags, string section, string accepts, string help, string defaultReason) =>
         new(name, flags, section, "", accepts, raw => raw.Length == 0 ? "" : Path.GetFullPath(raw), help, defaultReason,

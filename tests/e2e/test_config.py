@@ -772,3 +772,18 @@ def test_hook_log_lines_go_to_the_error_log_under_the_log_level(lanner, tmp_path
     assert re.search(r"\[WARNING\] Worker \d+ \(pid \d+\): post_worker_init says hello", text), text
     assert "debug detail" not in text
     assert "says hello" not in server.output
+
+
+def test_a_reload_says_which_changed_settings_wait_for_a_restart(lanner, tmp_path):
+    conf = tmp_path / "gunicorn.conf.py"
+    conf.write_text("workers = 1\nkeepalive = 5\nmax_requests = 0\n")
+    server = lanner(["-c", str(conf), "hello"])
+    conf.write_text("workers = 2\nkeepalive = 9\nmax_requests = 100\nforwarded_allow_ips = '10.0.0.1'\n")
+    server.send_signal(signal.SIGHUP)
+    line = server.wait_for(r"\[WARNING\] Reload: (.*) changed, but the master applies these only as it starts").group(1)
+    assert line == "keepalive, forwarded_allow_ips"  # workers and max_requests are applied, so not named
+    server.wait_for(r"Reload complete")
+    deadline = time.monotonic() + 30
+    while len(server.worker_pids()) != 2:
+        assert time.monotonic() < deadline, server.output
+        time.sleep(0.05)

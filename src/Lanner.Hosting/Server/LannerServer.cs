@@ -439,12 +439,13 @@ public static partial class LannerServer
             return null;
         }
 
-        if (!options.Binds.SequenceEqual(current.Binds))
+        string[] changed = [.. current.RestartOnly.Where(kv => options.RestartOnly.TryGetValue(kv.Key, out string? value) && value != kv.Value).Select(kv => kv.Key)];
+        if (changed.Length > 0)
         {
-            ServerLog.BindsNotReloaded(log);
+            ServerLog.NotReloaded(log, string.Join(", ", changed));
         }
 
-        return options with { Binds = current.Binds, Static = current.Static };
+        return options with { Binds = current.Binds, Static = current.Static, RestartOnly = current.RestartOnly };
     }
 
     private static string SignalName(PosixSignal signal) => signal switch

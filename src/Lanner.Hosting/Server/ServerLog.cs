@@ -35,8 +35,8 @@ internal static partial class ServerLog
     [LoggerMessage(3010, LogLevel.Error, "Reload: the configuration is invalid ({Problem}); nothing changed")]
     public static partial void ReloadConfigInvalid(ILogger logger, string problem);
 
-    [LoggerMessage(3011, LogLevel.Warning, "Reload: the bind addresses and static mounts stay as they were (a restart changes them)")]
-    public static partial void BindsNotReloaded(ILogger logger);
+    [LoggerMessage(3011, LogLevel.Warning, "Reload: {Settings} changed, but the master applies these only as it starts: they keep their running values until a restart")]
+    public static partial void NotReloaded(ILogger logger, string settings);
 
     [LoggerMessage(3012, LogLevel.Information, "Watching {Directory} for changes (--reload)")]
     public static partial void Watching(ILogger logger, string directory);

@@ -72,6 +72,9 @@ public sealed record ServerOptions
     /// <summary>-k: "sync" or "gthread"; the same worker runs either, with --threads threads.</summary>
     public string WorkerClass { get; init; } = "sync";
 
+    /// <summary>The values of the settings a reload does not apply (<see cref="SettingsTable.RestartOnly"/>), by name.</summary>
+    public IReadOnlyDictionary<string, string> RestartOnly { get; init; } = new Dictionary<string, string>();
+
     public IReadOnlyList<StaticMapping> Static { get; init; } = [];
 
     public string Version { get; init; } = "0.0.0";
@@ -199,6 +202,7 @@ public sealed record ServerOptions
             },
             GracefulTimeout = settings.Get(SettingsTable.GracefulTimeout),
             WorkerClass = settings.Get(SettingsTable.WorkerClass),
+            RestartOnly = SettingsTable.RestartOnly.ToDictionary(s => s.Name, s => s.Format(settings.GetValue(s))),
             Static = statics,
             WatchDirectory = settings.Get(SettingsTable.Reload) ? directory : null,
             WatchExtraFiles = settings.Get(SettingsTable.ReloadExtraFile),
