@@ -109,7 +109,7 @@ public static partial class SettingsTable
         GunicornAccessLogFormat,
         "a gunicorn access log format, or json",
         raw => raw,
-        "The access log format, with gunicorn's codes (h l u t r m U q H s B b f a T M D L p {header}i {header}o {variable}e), or 'json' for one JSON object per line.",
+        "The access log format, with gunicorn's codes (h l u t r m U q H s B b f a T M D L p {header}i {header}o {variable}e), or 'json' for one JSON object per line. The master writes the line, so {variable}e knows the variables the server sets (REMOTE_ADDR, SERVER_NAME, ...), not keys the app adds to its environ (those log as -).",
         "gunicorn's own default, so existing log parsers keep working.",
         metaVar: "FORMAT");
 

@@ -126,7 +126,7 @@ public static partial class SettingsTable
         0,
         "a non-negative integer (0 disables)",
         NonNegativeInt,
-        "Replace a worker after it has served this many requests (a simple guard against leaks). 0 disables.",
+        "Replace a worker after it has served this many requests (a simple guard against leaks). It serves on until its replacement is ready, so no request waits for the swap: it may serve a few more. 0 disables.",
         "0, as gunicorn: workers live until something else replaces them.",
         metaVar: "INT");
 

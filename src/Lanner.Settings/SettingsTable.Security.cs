@@ -239,7 +239,7 @@ public static partial class SettingsTable
     [
         Hook("on_starting", "Called before the master binds its sockets (server); if it raises, lanner does not start. Master hooks run in a helper Python process."),
         Hook("on_reload", "Called when a reload (HUP) begins, before the new workers start (server)."),
-        Hook("when_ready", "Called once the master listens, before the workers start (server)."),
+        Hook("when_ready", "Called once the master listens, before the workers start (server); if it raises, lanner stops (exit 1), as gunicorn."),
         Hook("pre_fork", "Called as a worker is started (server, worker: its id; no pid yet). Lanner does not wait for it."),
         Hook("post_fork", "Called in the worker, before it loads the app (server, worker)."),
         Hook("post_worker_init", "Called in the worker after it loaded the app (worker)."),

@@ -787,3 +787,15 @@ def test_a_reload_says_which_changed_settings_wait_for_a_restart(lanner, tmp_pat
     while len(server.worker_pids()) != 2:
         assert time.monotonic() < deadline, server.output
         time.sleep(0.05)
+
+
+def test_a_when_ready_that_raises_stops_the_server_with_exit_1(lanner, tmp_path):
+    """As gunicorn: a failing when_ready ends the start."""
+    conf = write(tmp_path / "gunicorn.conf.py", """
+        def when_ready(server):
+            raise RuntimeError("when_ready says no")
+    """)
+    server = lanner(["-c", str(conf), "hello"], wait=False)
+    assert server.proc.wait(30) == 1
+    server.wait_for(r"Server hook: the when_ready hook failed: RuntimeError: when_ready says no")
+    assert "Booting worker" not in server.output

@@ -225,9 +225,12 @@ public static partial class LannerServer
             }
         }
 
-        if (hooks is not null)
+        // As gunicorn: a when_ready that raises stops the server (the failure is logged with its traceback).
+        if (hooks is not null && await hooks.CallAsync("when_ready", pool.Target).ConfigureAwait(false) is not null)
         {
-            await hooks.CallAsync("when_ready", pool.Target).ConfigureAwait(false);
+            await app.StopAsync(new CancellationToken(canceled: true)).ConfigureAwait(false);
+            ServerLog.ShuttingDown(log);
+            return ExitCodes.Error; // the hook helper is ended by the scope below, as on every exit
         }
 
         pool.Start();
