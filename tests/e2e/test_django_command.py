@@ -111,3 +111,30 @@ def test_reload_picks_up_an_edited_view(project, started, tmp_path):
         assert time.monotonic() < deadline, server.output
         time.sleep(0.05)
     assert time.monotonic() - edited < 3.0
+
+
+def test_a_static_mount_of_ones_own_adds_to_the_projects(project, started, tmp_path):
+    (tmp_path / "x.txt").write_text("extra\n")
+    server = _start([LANNER, "-b", "127.0.0.1:0", "--static", f"/extra/={tmp_path}"], project,
+                    {"DEMO_DATABASE": str(project / "db.sqlite3"), "DEMO_STATIC_ROOT": str(project / "staticfiles")})
+    started.append(server)
+    assert server.request("GET", "/extra/x.txt")[1] == b"extra\n"
+    resp, body = server.request("GET", "/static/admin/css/base.css")
+    assert resp.status == 200 and b"DJANGO Admin styles" in body
+
+
+def test_media_says_when_it_cannot_apply(project, started):
+    server = _start([LANNER, "-b", "127.0.0.1:0", "--media", "demo.wsgi:application"], project,
+                    {"DEMO_DATABASE": str(project / "db.sqlite3"), "DEMO_STATIC_ROOT": str(project / "staticfiles")})
+    started.append(server)
+    assert "--media has no effect with an APP_MODULE" in server.output
+
+
+def test_lanner_media_in_the_environment_reaches_manage_py_lanner(project, started):
+    # The demo sets no MEDIA_URL/MEDIA_ROOT, so asking for media gets the notice saying so.
+    server = _start([VENV_PYTHON, "manage.py", "lanner", "-b", "127.0.0.1:0"], project,
+                    {"DEMO_DATABASE": str(project / "db.sqlite3"), "DEMO_STATIC_ROOT": str(project / "staticfiles"),
+                     "LANNER_MEDIA": "true"})
+    started.append(server)
+    assert "MEDIA_URL and MEDIA_ROOT" in server.output, server.output
+    assert "--media has no effect" not in server.output

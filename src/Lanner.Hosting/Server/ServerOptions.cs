@@ -162,10 +162,14 @@ public sealed record ServerOptions
 
             app = project.AppModule;
             environment["DJANGO_SETTINGS_MODULE"] = project.SettingsModule;
-            if (statics.Count == 0)
-            {
-                statics = [.. StaticArguments(project.Arguments)];
-            }
+            // The project's mounts (STATIC_ROOT, and MEDIA_ROOT with --media) come after the
+            // user's --static ones, except where a --static mount already takes their prefix.
+            statics = [.. statics, .. StaticArguments(project.Arguments).Where(m => !statics.Any(s => s.Prefix == m.Prefix))];
+        }
+        else if (settings.Get(SettingsTable.Media))
+        {
+            notice?.Invoke("--media has no effect with an APP_MODULE: it serves a Django project's MEDIA_ROOT when lanner finds the project itself "
+                + "(no APP_MODULE, or python manage.py lanner --media); otherwise add --static MEDIA_URL=MEDIA_ROOT");
         }
 
         return new ServerOptions

@@ -42,11 +42,14 @@ class Command(BaseCommand):
         from lanner._launcher import server_command, server_environment
         from lanner.django.discovery import project_arguments
 
+        # $LANNER_MEDIA asks for it too; the server gets the mount itself, not the variable.
+        media = media or os.environ.get("LANNER_MEDIA", "").strip().lower() in ("1", "true", "yes", "on", "y", "t")
         app, args, notices = project_arguments(media)
         for notice in notices:
             self.stderr.write(f"lanner: {notice}")
         env = server_environment()
         env["DJANGO_SETTINGS_MODULE"] = settings.SETTINGS_MODULE
+        env.pop("LANNER_MEDIA", None)
         project = os.path.dirname(os.path.abspath(argv[0]))
         if os.path.abspath(os.getcwd()) != project:
             args += ["--pythonpath", project]
