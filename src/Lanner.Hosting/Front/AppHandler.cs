@@ -16,9 +16,18 @@ internal sealed class AppHandler(Dispatcher dispatcher, AppResponder responder, 
     /// <summary>What the access log and the metrics want to know of an app request.</summary>
     public readonly record struct Outcome(long BytesSent, int Pid, long QueueWaitTicks, bool ClientGoneBefore = false);
 
+    private static readonly byte[] Page400 = FailureMap.Page(StatusCodes.Status400BadRequest);
+
     public async Task<Outcome> HandleAsync(HttpContext context, string? requestId)
     {
         RequestFacts facts = EnvironWriter.FactsOf(context, options);
+        if (facts.SchemeHeadersDisagree)
+        {
+            // As gunicorn: a trusted front end's scheme headers that disagree are a 400.
+            return new Outcome(await FailureMap.WritePageAsync(context.Response, StatusCodes.Status400BadRequest, Page400).ConfigureAwait(false),
+                Environment.ProcessId, 0);
+        }
+
         var payload = new ByteBuffer(2048);
         if (!EnvironWriter.Write(payload, facts, context.Request.Headers, options.LimitRequestFieldSize))
         {

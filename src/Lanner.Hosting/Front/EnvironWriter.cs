@@ -21,7 +21,8 @@ internal readonly record struct RequestFacts(
     string? RemotePort,
     string ScriptName,
     ProxyHeader? Proxy = null,
-    ClientCertificate? Client = null);
+    ClientCertificate? Client = null,
+    bool SchemeHeadersDisagree = false);
 
 /// <summary>
 /// Writes the WSGI environ of a request as one marshal dict (PEP 3333 names and types), so the
@@ -362,7 +363,6 @@ internal static class EnvironWriter
 
     private static int HexValue(char c) => c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
 
-    /// <summary>Collects the facts from Kestrel's request.</summary>
     /// <summary>
     /// The scheme a trusted front end's --secure-scheme-headers give, as gunicorn reads them:
     /// each one present says "https" when its value is exactly the secure one and "http"
@@ -370,7 +370,7 @@ internal static class EnvironWriter
     /// or the peer is not in --forwarded-allow-ips (with --proxy-protocol: the peer that sent the
     /// PROXY header, not the client it names).
     /// </summary>
-    internal static string? ForwardedScheme(HttpContext context, FrontOptions options, out bool contradictory)
+    private static string? ForwardedScheme(HttpContext context, FrontOptions options, out bool contradictory)
     {
         contradictory = false;
         string? scheme = null;
@@ -407,6 +407,7 @@ internal static class EnvironWriter
         return scheme;
     }
 
+    /// <summary>Collects the facts from Kestrel's request.</summary>
     public static RequestFacts FactsOf(HttpContext context, FrontOptions options)
     {
         string scriptName = options.ScriptName;
@@ -434,9 +435,10 @@ internal static class EnvironWriter
         }
 
         string? host = request.Headers.Host.Count > 0 ? request.Headers.Host[0] : null;
-        string scheme = options.SecureSchemeHeaders.Count > 0 ? ForwardedScheme(context, options, out _) ?? request.Scheme : request.Scheme;
+        bool disagree = false;
+        string scheme = options.SecureSchemeHeaders.Count > 0 ? ForwardedScheme(context, options, out disagree) ?? request.Scheme : request.Scheme;
         ProxyHeader? proxy = options.ProxyProtocol ? context.Features.Get<ProxyProtocolFeature>()?.Header : null;
         ClientCertificate? client = options.ClientCertificates ? ClientCertificate.Of(context) : null;
-        return new RequestFacts(request.Method, rawTarget, request.Protocol, scheme, host, localName, localPort, remoteAddr, remotePort, scriptName, proxy, client);
+        return new RequestFacts(request.Method, rawTarget, request.Protocol, scheme, host, localName, localPort, remoteAddr, remotePort, scriptName, proxy, client, disagree);
     }
 }

@@ -25,7 +25,6 @@ internal sealed class FrontDoor(AppHandler app, StaticFileHandler statics, Front
     internal const int ClientClosedRequest = 499;
 
     private static readonly byte[] Page405 = FailureMap.Page(StatusCodes.Status405MethodNotAllowed);
-    private static readonly byte[] Page400 = FailureMap.Page(StatusCodes.Status400BadRequest);
 
     public Task HandleAsync(HttpContext context)
     {
@@ -36,13 +35,7 @@ internal sealed class FrontDoor(AppHandler app, StaticFileHandler statics, Front
 
         if (HttpMethods.IsConnect(context.Request.Method) && context.Features.Get<IHttpExtendedConnectFeature>()?.IsExtendedConnect != true)
         {
-            return Observed ? ObservedAsync(context, null, "", refuse: StatusCodes.Status405MethodNotAllowed) : RefuseAsync(context, StatusCodes.Status405MethodNotAllowed);
-        }
-
-        if (options.SecureSchemeHeaders.Count > 0 && EnvironWriter.ForwardedScheme(context, options, out bool contradictory) is not null && contradictory)
-        {
-            // As gunicorn: a trusted front end's scheme headers that disagree are a 400.
-            return Observed ? ObservedAsync(context, null, "", refuse: StatusCodes.Status400BadRequest) : RefuseAsync(context, StatusCodes.Status400BadRequest);
+            return Observed ? ObservedAsync(context, null, "", connect: true) : RefuseConnectAsync(context);
         }
 
         string rawPath = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? context.Request.Path.Value ?? "/";
@@ -55,14 +48,14 @@ internal sealed class FrontDoor(AppHandler app, StaticFileHandler statics, Front
         return ObservedAsync(context, mount, rawPath);
     }
 
-    private async Task ObservedAsync(HttpContext context, StaticMount? mount, string rawPath, int refuse = 0)
+    private async Task ObservedAsync(HttpContext context, StaticMount? mount, string rawPath, bool connect = false)
     {
         long started = Stopwatch.GetTimestamp();
         string requestId = RequestId(context);
         AppHandler.Outcome outcome;
-        if (refuse != 0)
+        if (connect)
         {
-            outcome = await RefuseAsync(context, refuse).ConfigureAwait(false);
+            outcome = await RefuseConnectAsync(context).ConfigureAwait(false);
         }
         else if (mount is null)
         {
@@ -96,14 +89,12 @@ internal sealed class FrontDoor(AppHandler app, StaticFileHandler statics, Front
     }
 
     /// <summary>
-    /// Requests refused before the app: CONNECT (405), which asks for a tunnel neither WSGI nor
-    /// Lanner provides, as nginx does since 1.21.1 (passed on, an app's 2xx answer would be one
-    /// Kestrel cannot send: a 2xx to CONNECT opens the tunnel; it has no body); and scheme
-    /// headers that contradict each other (400).
+    /// CONNECT asks for a tunnel, which neither WSGI nor Lanner provides: as nginx does (since
+    /// 1.21.1), it is refused with 405 before it reaches the app. Passed on, an app's 2xx answer
+    /// would be one Kestrel cannot send (a 2xx to CONNECT opens the tunnel; it has no body).
     /// </summary>
-    private static async Task<AppHandler.Outcome> RefuseAsync(HttpContext context, int status) =>
-        new(await FailureMap.WritePageAsync(context.Response, status, status == StatusCodes.Status405MethodNotAllowed ? Page405 : Page400).ConfigureAwait(false),
-            Environment.ProcessId, 0);
+    private static async Task<AppHandler.Outcome> RefuseConnectAsync(HttpContext context) =>
+        new(await FailureMap.WritePageAsync(context.Response, StatusCodes.Status405MethodNotAllowed, Page405).ConfigureAwait(false), Environment.ProcessId, 0);
 
     /// <summary>
     /// A request Kestrel refused and answered itself (see <see cref="RejectedRequests"/>): its
