@@ -80,7 +80,7 @@ public static partial class SettingsTable
         "media",
         ["--media"],
         StaticSection,
-        "Django projects that lanner finds itself (no APP_MODULE, or python manage.py lanner; $LANNER_MEDIA works there too): also serve MEDIA_ROOT at MEDIA_URL from the master (uploaded files).",
+        "Django projects that lanner finds itself (no APP_MODULE) or that python manage.py lanner starts: also serve MEDIA_ROOT at MEDIA_URL from the master (uploaded files).",
         "Off: uploaded files are often served by something else (object storage, a CDN).",
         fromGunicorn: false);
 

@@ -138,3 +138,33 @@ def test_lanner_media_in_the_environment_reaches_manage_py_lanner(project, start
     started.append(server)
     assert "MEDIA_URL and MEDIA_ROOT" in server.output, server.output
     assert "--media has no effect" not in server.output
+
+
+def test_media_from_a_config_file_reaches_manage_py_lanner(project, started, tmp_path):
+    copy = tmp_path / "demo"
+    shutil.copytree(project, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    media = tmp_path / "uploads"
+    media.mkdir()
+    (media / "upload.txt").write_text("uploaded\n")
+    (copy / "demo" / "settings_media.py").write_text(
+        f"from .settings import *  # noqa: F403\nMEDIA_URL = '/media/'\nMEDIA_ROOT = {str(media)!r}\n")
+    (copy / "lanner.toml").write_text("media = true\n")
+    server = _start([VENV_PYTHON, "manage.py", "lanner", "--settings", "demo.settings_media", "-b", "127.0.0.1:0"], copy,
+                    {"DEMO_DATABASE": str(copy / "db.sqlite3"), "DEMO_STATIC_ROOT": str(copy / "staticfiles")})
+    started.append(server)
+    assert server.request("GET", "/media/upload.txt")[1] == b"uploaded\n"
+    resp, body = server.request("GET", "/static/admin/css/base.css")
+    assert resp.status == 200 and b"DJANGO Admin styles" in body
+    assert server.request("GET", "/plain")[1] == b"Hello, World!"
+    assert "has no effect" not in server.output
+
+
+def test_the_project_handover_does_not_reach_the_workers(project, started):
+    server = _start([VENV_PYTHON, "manage.py", "lanner", "-b", "127.0.0.1:0", "-w", "1"], project,
+                    {"DEMO_DATABASE": str(project / "db.sqlite3"), "DEMO_STATIC_ROOT": str(project / "staticfiles")})
+    started.append(server)
+    assert server.request("GET", "/plain")[0].status == 200
+    pid = int(re.search(r"Booting worker with pid: (\d+)", server.output).group(1))
+    environ = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+    assert any(v.startswith(b"DJANGO_SETTINGS_MODULE=demo.settings") for v in environ)
+    assert not any(v.startswith(b"LANNER_DJANGO_PROJECT=") for v in environ)

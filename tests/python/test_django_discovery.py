@@ -22,8 +22,8 @@ def test_settings_module_of_without_one(tmp_path):
     assert settings_module_of(manage) is None
 
 
-def run_with_settings(tmp_path, settings: str, media: bool = False):
-    """project_arguments() under the given settings, in a fresh interpreter."""
+def run_with_settings(tmp_path, settings: str):
+    """describe() under the given settings, in a fresh interpreter."""
     (tmp_path / "proj_settings.py").write_text(textwrap.dedent(settings))
     code = textwrap.dedent(f"""
         import sys, json, os
@@ -31,8 +31,8 @@ def run_with_settings(tmp_path, settings: str, media: bool = False):
         os.environ["DJANGO_SETTINGS_MODULE"] = "proj_settings"
         import django
         django.setup()
-        from lanner.django.discovery import project_arguments
-        print(json.dumps(project_arguments({media!r})))
+        from lanner.django.discovery import describe
+        print(json.dumps(describe()))
     """)
     out = subprocess.run(["/usr/bin/python3", "-c", code], capture_output=True, text=True, check=True).stdout
     import json
@@ -45,32 +45,43 @@ BASE = "SECRET_KEY = 'x'\nINSTALLED_APPS = []\n"
 def test_static_mapping_and_wsgi_app(tmp_path):
     (tmp_path / "collected").mkdir()
     (tmp_path / "collected" / "a.css").write_text("x")
-    app, args, notices = run_with_settings(tmp_path, BASE + f"WSGI_APPLICATION = 'proj.wsgi.application'\n"
-                                           f"STATIC_URL = 'static/'\nSTATIC_ROOT = {str(tmp_path / 'collected')!r}\n")
-    assert app == "proj.wsgi:application"
-    assert args == ["--static", f"/static/={tmp_path / 'collected'}"]
-    assert notices == []
+    found = run_with_settings(tmp_path, BASE + f"WSGI_APPLICATION = 'proj.wsgi.application'\n"
+                              f"STATIC_URL = 'static/'\nSTATIC_ROOT = {str(tmp_path / 'collected')!r}\n")
+    assert found["app"] == "proj.wsgi:application"
+    assert found["args"] == ["--static", f"/static/={tmp_path / 'collected'}"]
+    assert found["notices"] == []
+    assert found["settings"] == "proj_settings"
 
 
 def test_static_root_unset_is_one_clear_notice(tmp_path):
-    app, args, notices = run_with_settings(tmp_path, BASE + "STATIC_URL = '/static/'\n")
-    assert app == "lanner.django.wsgi:application"
-    assert args == []
+    found = run_with_settings(tmp_path, BASE + "STATIC_URL = '/static/'\n")
+    assert found["app"] == "lanner.django.wsgi:application"
+    assert found["args"] == []
+    notices = found["notices"]
     assert len(notices) == 1 and "STATIC_ROOT is not set" in notices[0] and "collectstatic" in notices[0]
 
 
 def test_empty_static_root_asks_for_collectstatic(tmp_path):
     (tmp_path / "empty").mkdir()
-    _, args, notices = run_with_settings(tmp_path, BASE + f"STATIC_URL = '/s/'\nSTATIC_ROOT = {str(tmp_path / 'empty')!r}\n")
-    assert args == ["--static", f"/s/={tmp_path / 'empty'}"]
-    assert "is empty" in notices[0]
+    found = run_with_settings(tmp_path, BASE + f"STATIC_URL = '/s/'\nSTATIC_ROOT = {str(tmp_path / 'empty')!r}\n")
+    assert found["args"] == ["--static", f"/s/={tmp_path / 'empty'}"]
+    assert "is empty" in found["notices"][0]
 
 
 def test_cdn_static_url_is_not_served(tmp_path):
-    _, args, notices = run_with_settings(tmp_path, BASE + "STATIC_URL = 'https://cdn.example.com/static/'\nSTATIC_ROOT = '/x'\n")
-    assert args == [] and notices == []
+    found = run_with_settings(tmp_path, BASE + "STATIC_URL = 'https://cdn.example.com/static/'\nSTATIC_ROOT = '/x'\n")
+    assert found["args"] == [] and found["notices"] == []
 
 
-def test_media(tmp_path):
-    _, args, _ = run_with_settings(tmp_path, BASE + f"STATIC_URL = 'https://cdn/'\nMEDIA_URL = '/media/'\nMEDIA_ROOT = '/srv/media'\n", media=True)
-    assert args == ["--static", "/media/=/srv/media"]
+def test_media_is_described_apart_from_static(tmp_path):
+    found = run_with_settings(tmp_path, BASE + "STATIC_URL = 'https://cdn/'\nMEDIA_URL = '/media/'\nMEDIA_ROOT = '/srv/media'\n")
+    assert found["args"] == []
+    assert found["media_args"] == ["--static", "/media/=/srv/media"]
+    assert found["media_notices"] == []
+
+
+def test_media_unset_or_on_the_static_url_says_why(tmp_path):
+    found = run_with_settings(tmp_path, BASE + "STATIC_URL = '/static/'\nSTATIC_ROOT = '/x'\n")
+    assert found["media_args"] == [] and "MEDIA_URL and MEDIA_ROOT" in found["media_notices"][0]
+    found = run_with_settings(tmp_path, BASE + "STATIC_URL = '/s/'\nSTATIC_ROOT = '/x'\nMEDIA_URL = '/s/'\nMEDIA_ROOT = '/m'\n")
+    assert found["media_args"] == [] and "must differ from STATIC_URL" in found["media_notices"][0]

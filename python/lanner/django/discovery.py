@@ -41,8 +41,11 @@ def _is_empty_dir(path: str) -> bool:
         return True
 
 
-def project_arguments(media: bool = False) -> tuple[str, list[str], list[str]]:
-    """For the configured Django project: (APP_MODULE, lanner arguments, notices for the operator)."""
+def describe() -> dict:
+    """What the configured Django project gives Lanner, as the master reads it (JSON):
+    ``app`` (APP_MODULE), ``args`` (the STATIC_ROOT mount, as lanner arguments), ``notices``,
+    and the MEDIA_ROOT mount apart (``media_args``, ``media_notices``), for the master to add
+    when the ``media`` setting, from wherever it comes, asks for it."""
     from django.conf import settings
 
     notices: list[str] = []
@@ -71,20 +74,22 @@ def project_arguments(media: bool = False) -> tuple[str, list[str], list[str]]:
                 )
             args += ["--static", f"{prefix}={static_root}"]
 
-    if media:
-        media_prefix = _local_prefix(getattr(settings, "MEDIA_URL", None))
-        media_root = getattr(settings, "MEDIA_ROOT", None)
-        if media_prefix is None or not media_root:
-            notices.append("--media: MEDIA_URL and MEDIA_ROOT must both be set to serve uploaded files.")
-        elif media_prefix == prefix:
-            notices.append("--media: MEDIA_URL must differ from STATIC_URL.")
-        else:
-            args += ["--static", f"{media_prefix}={media_root}"]
-    return app, args, notices
+    media_args: list[str] = []
+    media_notices: list[str] = []
+    media_prefix = _local_prefix(getattr(settings, "MEDIA_URL", None))
+    media_root = getattr(settings, "MEDIA_ROOT", None)
+    if media_prefix is None or not media_root:
+        media_notices.append("--media: MEDIA_URL and MEDIA_ROOT must both be set to serve uploaded files.")
+    elif media_prefix == prefix:
+        media_notices.append("--media: MEDIA_URL must differ from STATIC_URL.")
+    else:
+        media_args += ["--static", f"{media_prefix}={media_root}"]
+    return {"app": app, "args": args, "notices": notices, "media_args": media_args, "media_notices": media_notices,
+            "settings": settings.SETTINGS_MODULE}
 
 
 def main() -> None:
-    """``python -m lanner.django.discovery MANAGE_PY [--media]``: prints what ``lanner`` needs as JSON.
+    """``python -m lanner.django.discovery MANAGE_PY``: prints what ``lanner`` needs (describe()) as JSON.
 
     Run by the Lanner master, with the workers' Python, when it is started with no APP_MODULE in
     a directory holding a manage.py."""
@@ -92,7 +97,6 @@ def main() -> None:
     import sys
 
     manage_py = Path(sys.argv[1]).resolve()
-    media = "--media" in sys.argv[2:]
     settings_module = os.environ.get("DJANGO_SETTINGS_MODULE") or settings_module_of(manage_py)
     if not settings_module:
         print(json.dumps({"error": f"{manage_py} does not say which settings module to use (DJANGO_SETTINGS_MODULE)"}))
@@ -103,15 +107,14 @@ def main() -> None:
         import django
 
         django.setup()
-        app, args, notices = project_arguments(media)
+        found = describe()
     except Exception as exc:  # the settings do not load: say why, the master exits with it
         import traceback
 
         print(json.dumps({"error": f"cannot load the Django settings {settings_module!r}: {type(exc).__name__}: {exc}",
                           "traceback": traceback.format_exc()}))
         return
-    print(json.dumps({"app": app, "args": args, "notices": notices, "settings": settings_module,
-                      "project": str(manage_py.parent)}))
+    print(json.dumps({**found, "project": str(manage_py.parent)}))
 
 
 if __name__ == "__main__":

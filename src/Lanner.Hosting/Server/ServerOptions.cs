@@ -16,6 +16,9 @@ public sealed record LaunchContext
 
     public string Version { get; init; } = "0.0.0";
 
+    /// <summary>The Django project <c>python manage.py lanner</c> handed over (<see cref="DjangoProject.EnvironmentVariable"/>), as JSON.</summary>
+    public string? DjangoProject { get; init; }
+
     public static LaunchContext FromEnvironment(string version)
     {
         string? package = Environment.GetEnvironmentVariable("LANNER_PACKAGE_PATH");
@@ -26,11 +29,15 @@ public sealed record LaunchContext
                     $"cannot find the lanner Python package near {AppContext.BaseDirectory}; set LANNER_PACKAGE_PATH to the directory that holds it");
         }
 
+        // Read once: the workers and hook processes inherit the environment, and it is not theirs.
+        string? project = Environment.GetEnvironmentVariable(Server.DjangoProject.EnvironmentVariable);
+        Environment.SetEnvironmentVariable(Server.DjangoProject.EnvironmentVariable, null);
         return new LaunchContext
         {
             DefaultPython = Environment.GetEnvironmentVariable("LANNER_DEFAULT_PYTHON"),
             WorkerPackagePath = package,
             Version = version,
+            DjangoProject = string.IsNullOrEmpty(project) ? null : project,
         };
     }
 
@@ -139,37 +146,54 @@ public sealed record ServerOptions
             ? new HookOptions(config, hooks, HookOptions.SettingsAsJson(settings))
             : null;
         IReadOnlyList<StaticMapping> statics = settings.Get(SettingsTable.Static);
+        DjangoProject? project = null;
         if (string.IsNullOrEmpty(app))
         {
             string managePy = DjangoProject.FindManagePy(directory)
                 ?? throw new ConfigurationException(
                     "no APP_MODULE given: name the app to serve (e.g. 'lanner myproject.wsgi:application'), "
                     + "or run lanner in the directory of a Django project's manage.py", ExitCodes.Usage);
-            DjangoProject project;
             try
             {
-                project = DjangoProject.Discover(python, launch.WorkerPackagePath, managePy, settings.Get(SettingsTable.Media));
+                project = DjangoProject.Discover(python, launch.WorkerPackagePath, managePy);
             }
             catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception)
             {
                 throw new ConfigurationException(ex.Message, ExitCodes.AppLoadError);
             }
 
-            foreach (string line in project.Notices)
+            app = project.AppModule;
+        }
+        else if (launch.DjangoProject is not null)
+        {
+            try
+            {
+                project = DjangoProject.Parse(launch.DjangoProject);
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or System.Text.Json.JsonException)
+            {
+                throw new ConfigurationException($"${DjangoProject.EnvironmentVariable} (set by python manage.py lanner): {ex.Message}", ExitCodes.Usage);
+            }
+        }
+
+        if (project is not null)
+        {
+            bool media = settings.Get(SettingsTable.Media);
+            foreach (string line in media ? [.. project.Notices, .. project.MediaNotices] : project.Notices)
             {
                 notice?.Invoke(line);
             }
 
-            app = project.AppModule;
             environment["DJANGO_SETTINGS_MODULE"] = project.SettingsModule;
             // The project's mounts (STATIC_ROOT, and MEDIA_ROOT with --media) come after the
             // user's --static ones, except where a --static mount already takes their prefix.
-            statics = [.. statics, .. StaticArguments(project.Arguments).Where(m => !statics.Any(s => s.Prefix == m.Prefix))];
+            IEnumerable<string> arguments = media ? [.. project.Arguments, .. project.MediaArguments] : project.Arguments;
+            statics = [.. statics, .. StaticArguments([.. arguments]).Where(m => !statics.Any(s => s.Prefix == m.Prefix))];
         }
         else if (settings.Get(SettingsTable.Media))
         {
             notice?.Invoke("--media has no effect with an APP_MODULE: it serves a Django project's MEDIA_ROOT when lanner finds the project itself "
-                + "(no APP_MODULE, or python manage.py lanner --media); otherwise add --static MEDIA_URL=MEDIA_ROOT");
+                + "(no APP_MODULE, or python manage.py lanner); otherwise add --static MEDIA_URL=MEDIA_ROOT");
         }
 
         return new ServerOptions

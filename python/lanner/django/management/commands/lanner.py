@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -22,38 +23,30 @@ class Command(BaseCommand):
             self.print_help(argv[0], argv[1])
             sys.stdout.flush()
         passthrough: list[str] = []
-        media = False
         skip = False
-        for i, arg in enumerate(rest):
+        for arg in rest:
             if skip:
                 skip = False
-                continue
-            if arg == "--media":
-                media = True
             elif arg == "--settings":
                 skip = True
-            elif arg.startswith("--settings="):
-                continue
-            else:
+            elif not arg.startswith("--settings="):
                 passthrough.append(arg)
 
-        from django.conf import settings
-
         from lanner._launcher import server_command, server_environment
-        from lanner.django.discovery import project_arguments
+        from lanner.django.discovery import describe
 
-        # $LANNER_MEDIA asks for it too; the server gets the mount itself, not the variable.
-        media = media or os.environ.get("LANNER_MEDIA", "").strip().lower() in ("1", "true", "yes", "on", "y", "t")
-        app, args, notices = project_arguments(media)
-        for notice in notices:
-            self.stderr.write(f"lanner: {notice}")
-        env = server_environment()
-        env["DJANGO_SETTINGS_MODULE"] = settings.SETTINGS_MODULE
-        env.pop("LANNER_MEDIA", None)
+        # The server gets the project as discovery would describe it: its STATIC_ROOT mount, and
+        # its MEDIA_ROOT mount for the master to add when the media setting (--media, $LANNER_MEDIA
+        # or a config file) asks for it.
+        found = describe()
         project = os.path.dirname(os.path.abspath(argv[0]))
+        env = server_environment()
+        env["DJANGO_SETTINGS_MODULE"] = found["settings"]
+        env["LANNER_DJANGO_PROJECT"] = json.dumps({**found, "project": project})
+        args: list[str] = []
         if os.path.abspath(os.getcwd()) != project:
             args += ["--pythonpath", project]
-        tail = [app]
+        tail = [found["app"]]
         if any(a in ("-h", "--help", "--version") for a in passthrough):
             args, tail = [], []
         command = server_command()
