@@ -358,3 +358,23 @@ def test_readyz_is_503_while_a_graceful_shutdown_drains(lanner):
     client.join(30)
     assert result["answer"] == (200, b"slept")
     assert server.proc.wait(30) == 0
+
+
+def test_connections_refused_before_http_are_counted(lanner):
+    server = lanner(["-w", "1", "--control-bind", "127.0.0.1:0", "--proxy-protocol", "--proxy-allow-from", "127.0.0.1", "misbehaving"])
+    control = Control(server)
+    reasons = control.metrics().by_label("lanner_connections_refused_total", "reason")
+    assert reasons == {"proxy_not_allowed": 0, "proxy_invalid": 0, "tls_handshake": 0}
+
+    def send(data: bytes, source: str = "127.0.0.1") -> bytes:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10, source_address=(source, 0)) as s:
+            s.sendall(data)
+            return s.recv(100)
+
+    assert send(b"PROXY TCP4 203.0.113.7 10.0.0.2 51234 8000\r\n", source="127.0.0.2").startswith(b"HTTP/1.1 403 ")
+    assert send(b"PROXY TCP9 nonsense\r\n").startswith(b"HTTP/1.1 400 ")
+    assert send(b"PROXY TCP4 203.0.113.7 10.0.0.2 51234 8000\r\nGET /ok HTTP/1.1\r\nHost: x\r\n\r\n").startswith(b"HTTP/1.1 200 ")
+    scrape = control.until("two refusals", lambda s: sum(s.by_label("lanner_connections_refused_total", "reason").values()) == 2)
+    assert scrape.by_label("lanner_connections_refused_total", "reason") == {"proxy_not_allowed": 1, "proxy_invalid": 1, "tls_handshake": 0}
+    # None of them was a request.
+    assert requests_by(scrape) == {("GET", "2xx"): 1}

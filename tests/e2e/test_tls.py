@@ -147,6 +147,17 @@ def test_required_client_certificates_let_only_the_cas_clients_in(lanner, certs,
     assert _get_as(server, certs, clients, "alice")["SSL_CLIENT_VERIFY"] == "SUCCESS"
 
 
+def test_refused_handshakes_are_counted(lanner, certs, clients):
+    from test_control import Control
+
+    server = _mtls(lanner, certs, clients, "2", "--control-bind", "127.0.0.1:0")
+    control = Control(server)
+    assert isinstance(_get_as(server, certs, clients, "mallory"), Exception)
+    assert _get_as(server, certs, clients, "alice")["SSL_CLIENT_VERIFY"] == "SUCCESS"
+    scrape = control.until("one refusal", lambda s: s.value("lanner_connections_refused_total", reason="tls_handshake") == 1)
+    assert scrape.value("lanner_http_requests_total", method="GET", status="2xx") == 1
+
+
 def test_optional_client_certificates_are_checked_when_given(lanner, certs, clients):
     server = _mtls(lanner, certs, clients, "1")
     anonymous = _get_as(server, certs, clients, None)

@@ -23,6 +23,7 @@ internal sealed class Telemetry
     private readonly Counter _bytesOut;
     private readonly Counter _staticHits;
     private readonly Counter _failures;
+    private readonly Counter _refused;
 
     public Telemetry(Func<IReadOnlyCollection<Worker>> workers, WorkerPool pool, Dispatcher dispatcher)
     {
@@ -46,6 +47,14 @@ internal sealed class Telemetry
         _bytesOut = factory.CreateCounter("lanner_http_response_body_bytes_total", "Response body bytes sent.");
         _staticHits = factory.CreateCounter("lanner_static_requests_total", "Requests answered by the master's static files, by status class.", ["status"]);
         _failures = factory.CreateCounter("lanner_failed_requests_total", "Requests Lanner answered itself (502, 503, 504), by reason.", ["reason"]);
+        _refused = factory.CreateCounter("lanner_connections_refused_total",
+            "Connections closed before any request: a PROXY header from a peer not allowed (proxy_not_allowed) or one that is invalid "
+            + "(proxy_invalid), and TLS connections that ended before their handshake completed (tls_handshake: a certificate refused, "
+            + "a failed negotiation, or a probe that connects and leaves).", ["reason"]);
+        foreach (string reason in ConnectionsRefused)
+        {
+            _refused.WithLabels(reason); // listed at 0 from the start, so rate() sees the first one
+        }
 
         Gauge queue = factory.CreateGauge("lanner_queue_depth", "Requests waiting for a worker (in the master, or queued on a busy worker).");
         Gauge byState = factory.CreateGauge("lanner_workers", "Worker processes, by state.", ["state"]);
@@ -114,5 +123,10 @@ internal sealed class Telemetry
         }
     }
 
+    /// <summary>The reasons <see cref="ConnectionRefused"/> takes.</summary>
+    public static readonly string[] ConnectionsRefused = ["proxy_not_allowed", "proxy_invalid", "tls_handshake"];
+
     public void Failure(string reason) => _failures.WithLabels(reason).Inc();
+
+    public void ConnectionRefused(string reason) => _refused.WithLabels(reason).Inc();
 }

@@ -108,7 +108,9 @@ public static partial class LannerServer
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         ConfigureLogging(builder.Logging, errorLog, options.Logs.Level);
         builder.Services.AddSingleton<IHostLifetime, ManualLifetime>();
-        builder.WebHost.ConfigureKestrel(kestrel => ConfigureKestrel(kestrel, endpoints, options.Listen, certificate, clientAuthorities));
+        // Connections refused before HTTP, for the metrics once they exist (below; no connection comes before).
+        Action<string>? connectionRefused = null;
+        builder.WebHost.ConfigureKestrel(kestrel => ConfigureKestrel(kestrel, endpoints, options.Listen, certificate, clientAuthorities, reason => connectionRefused?.Invoke(reason)));
         // Requests run on the socket threads that read them, without a hop to the thread pool
         // (see docs/decisions/0002-inline-io.md).
         builder.WebHost.UseSockets(o =>
@@ -138,6 +140,7 @@ public static partial class LannerServer
         await using var pool = new WorkerPool(options.Pool, dispatcher, TimeProvider.System, loggers.CreateLogger("lanner.workers"));
         dispatcher.RequestsWaiting = pool.OnRequestsWaiting;
         Telemetry? telemetry = options.ControlBind is null ? null : new Telemetry(() => pool.Workers, pool, dispatcher);
+        connectionRefused = telemetry is null ? null : telemetry.ConnectionRefused;
         ILogger frontLog = loggers.CreateLogger("lanner.front");
         var responder = new AppResponder(frontLog, telemetry is null ? null : telemetry.Failure);
         var front = new FrontDoor(new AppHandler(dispatcher, responder, options.Front, frontLog), MountStatic(options.Static, log), options.Front, accessLog, telemetry);
@@ -560,8 +563,11 @@ public static partial class LannerServer
         return true;
     }
 
+    /// <summary>Set on a connection once its TLS handshake is done.</summary>
+    private static readonly object HandshakeDone = new();
+
     private static void ConfigureKestrel(KestrelServerOptions kestrel, IReadOnlyList<(BindAddress Bind, IPAddress? Address)> endpoints, ListenOptions listen,
-        X509Certificate2? certificate, X509Certificate2Collection? clientAuthorities)
+        X509Certificate2? certificate, X509Certificate2Collection? clientAuthorities, Action<string> refused)
     {
         kestrel.AddServerHeader = false;
         kestrel.AllowSynchronousIO = false;
@@ -589,12 +595,22 @@ public static partial class LannerServer
             if (listen.ProxyAllowIps is { } allowFrom)
             {
                 o.Use(next => new ProxyProtocolMiddleware(next, allowFrom, certificate is not null, headerTimeout,
-                    o.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("lanner.front")).OnConnectionAsync);
+                    o.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("lanner.front"), refused).OnConnectionAsync);
             }
 
             if (certificate is not null)
             {
                 o.Protocols = HttpProtocols.Http1AndHttp2;
+                // Kestrel ends a failed handshake itself, at debug level; a connection that never
+                // gets past it is counted (lanner_connections_refused_total).
+                o.Use(next => async connection =>
+                {
+                    await next(connection).ConfigureAwait(false);
+                    if (!connection.Items.ContainsKey(HandshakeDone))
+                    {
+                        refused("tls_handshake");
+                    }
+                });
                 o.UseHttps(new HttpsConnectionAdapterOptions
                 {
                     ServerCertificate = certificate,
@@ -605,6 +621,11 @@ public static partial class LannerServer
                         _ => ClientCertificateMode.NoCertificate,
                     },
                     ClientCertificateValidation = listen.CertReqs > 0 ? ClientCertificate.Validator(clientAuthorities) : null,
+                });
+                o.Use(next => connection =>
+                {
+                    connection.Items[HandshakeDone] = true;
+                    return next(connection);
                 });
             }
         };
