@@ -68,7 +68,8 @@ public sealed record DjangoProject(
     /// </summary>
     public static DjangoProject Parse(string json)
     {
-        JsonElement result = JsonDocument.Parse(json).RootElement;
+        using JsonDocument document = JsonDocument.Parse(json);
+        JsonElement result = document.RootElement;
         if (result.TryGetProperty("error", out JsonElement error))
         {
             string traceback = result.TryGetProperty("traceback", out JsonElement tb) ? "\n" + tb.GetString()!.TrimEnd() : "";
