@@ -16,6 +16,8 @@ reconnects, so that server's latency figures cover only the busy share of the co
     bench/run                                  hello and the Django view, lanner vs gunicorn vs uWSGI
     bench/run --targets static --servers lanner,nginx,gunicorn-whitenoise
     bench/run --passes 3                       medians of 3 passes
+    bench/run --detail                         also the CPU per request of each part: the server's
+                                               main process thread by thread, its children, wrk
 Results: a markdown table on stdout, raw rows in $BENCH_OUT (default /tmp/lanner-bench).
 """
 
@@ -25,6 +27,7 @@ import argparse
 import fcntl
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -162,6 +165,38 @@ def cpu_ticks(pids: list[int]) -> int:
     return total
 
 
+def thread_cpu(pids: list[int]) -> dict[tuple[int, str], int]:
+    """CPU time in ns of every thread of ``pids``, summed by (pid, thread name), from schedstat."""
+    out: dict[tuple[int, str], int] = {}
+    for p in pids:
+        try:
+            tids = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                name = open(f"/proc/{p}/task/{tid}/comm").read().strip()
+                ns = int(open(f"/proc/{p}/task/{tid}/schedstat").read().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue
+            out[(p, name)] = out.get((p, name), 0) + ns
+    return out
+
+
+def cpu_parts(before: dict, after: dict, root: int, wrk: int, requests: int) -> dict[str, float]:
+    """µs of CPU per request: the main process's threads by name (those above 1 µs), its children, wrk."""
+    parts: dict[str, float] = {}
+    for (pid, name), ns in after.items():
+        used = ns - before.get((pid, name), 0)
+        key = f"main: {name}" if pid == root else "wrk" if pid == wrk else "children"
+        parts[key] = parts.get(key, 0.0) + used / 1000 / max(requests, 1)
+    small = sum(v for k, v in parts.items() if k.startswith("main: ") and v < 1.0)
+    parts = {k: v for k, v in parts.items() if not (k.startswith("main: ") and v < 1.0)}
+    if small >= 0.05:
+        parts["main: other threads"] = small
+    return parts
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -198,10 +233,11 @@ def parse_wrk(text: str) -> dict:
     p99 = ms(re.search(r"(?m)^\s+99%\s+(\S+)", text).group(1))
     non2xx = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", text)) else 0
     errors = re.search(r"Socket errors: (.*)", text)
-    return {"rps": rps, "busy": 100 * rps * mean / 1000 / CONNECTIONS, "p50": p50, "p99": p99, "non2xx": non2xx, "sockerr": errors.group(1) if errors else ""}
+    requests = int(re.search(r"(\d+) requests in", text).group(1))
+    return {"rps": rps, "requests": requests, "busy": 100 * rps * mean / 1000 / CONNECTIONS, "p50": p50, "p99": p99, "non2xx": non2xx, "sockerr": errors.group(1) if errors else ""}
 
 
-def run_one(server: str, target: Target) -> dict:
+def run_one(server: str, target: Target, detail: bool = False) -> dict:
     port = free_port()
     cmd, extra_env, stop_sig = SERVERS[server](target, port)
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": target.settings, **extra_env}
@@ -229,10 +265,17 @@ def run_one(server: str, target: Target) -> dict:
         rss, pss = memory(proc.pid)
         pids = tree(proc.pid)
         wall0, srv0 = time.monotonic(), cpu_ticks(pids)
+        children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        threads0 = thread_cpu(pids) if detail else {}
         out = subprocess.run(WRK + [url], capture_output=True, text=True, check=True).stdout
+        threads1 = thread_cpu(pids) if detail else {}
+        children1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk, now reaped
+        wrk_ns = int(1e9 * (children1.ru_utime + children1.ru_stime - children0.ru_utime - children0.ru_stime))
         wall, srv = time.monotonic() - wall0, cpu_ticks(pids) - srv0
         result = parse_wrk(out)
         result.update(rss=rss, pss=pss, cpu=100 * srv / HZ / wall)
+        if detail:
+            result["parts"] = cpu_parts(threads0, {**threads1, (0, "wrk"): wrk_ns}, proc.pid, 0, result["requests"])
         return result
     finally:
         stop(proc, stop_sig)
@@ -270,6 +313,7 @@ def main() -> None:
     parser.add_argument("--targets", default="hello,dj-plain")
     parser.add_argument("--servers", default="lanner,gunicorn,uwsgi")
     parser.add_argument("--passes", type=int, default=1)
+    parser.add_argument("--detail", action="store_true", help="the CPU per request of each part of the server, and of wrk")
     args = parser.parse_args()
     prepare_demo()
     os.environ.setdefault("DEMO_STATIC_ROOT", str(DEMO / "staticfiles"))
@@ -281,15 +325,26 @@ def main() -> None:
     for p in range(args.passes):
         for name in names:
             for server in servers:
-                r = locked(run_one, server, all_targets[name])
+                r = locked(run_one, server, all_targets[name], args.detail)
                 results.setdefault((name, server), []).append(r)
                 print(f"[pass {p + 1}] {name:12s} {server:20s} {r['rps']:9.0f} rps  p50 {r['p50']:6.2f} ms  "
                       f"p99 {r['p99']:6.2f} ms  busy {r['busy']:4.0f}%  rss {r['rss']:6.1f} MB  cpu {r['cpu']:5.0f}%"
                       + (f"  NON2XX={r['non2xx']}" if r["non2xx"] else "") + (f"  SOCKERR {r['sockerr']}" if r["sockerr"] else ""),
                       file=sys.stderr, flush=True)
+                if args.detail:
+                    print("         CPU per request: " + ", ".join(f"{k} {v:.1f} µs" for k, v in sorted(r["parts"].items(), key=lambda kv: -kv[1])),
+                          file=sys.stderr, flush=True)
     print()
     print(f"wrk: {' '.join(WRK)} (after a 2 s warm-up); medians of {args.passes} pass(es)")
     print()
+    if args.detail:
+        print("CPU per request in µs (medians): the server's main process thread by thread, its children, wrk")
+        for name in names:
+            for srv in servers:
+                runs = results[(name, srv)]
+                parts = {k: statistics.median(r["parts"].get(k, 0.0) for r in runs) for r in runs for k in r["parts"]}
+                print(f"- {name} {srv}: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(parts.items(), key=lambda kv: -kv[1])))
+        print()
     print("| target | server | requests/s | p50 ms | p99 ms | busy | RSS MB | PSS MB | lanner × |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for name in names:
