@@ -168,3 +168,15 @@ def test_the_project_handover_does_not_reach_the_workers(project, started):
     environ = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
     assert any(v.startswith(b"DJANGO_SETTINGS_MODULE=demo.settings") for v in environ)
     assert not any(v.startswith(b"LANNER_DJANGO_PROJECT=") for v in environ)
+
+
+def test_debug_before_collectstatic_serves_static_files_as_runserver(project, started):
+    server = _start([VENV_PYTHON, "manage.py", "lanner", "-b", "127.0.0.1:0"], project,
+                    {"DEMO_DATABASE": str(project / "db.sqlite3"), "DEMO_STATIC_ROOT": "", "DEMO_DEBUG": "1"})
+    started.append(server)
+    resp, body = server.request("GET", "/static/admin/css/base.css")
+    assert resp.status == 200 and b"DJANGO Admin styles" in body
+    assert server.request("GET", "/static/admin/css/no-such-file.css")[0].status == 404
+    assert server.request("GET", "/plain")[1] == b"Hello, World!"
+    notices = [l for l in server.lines if "DEBUG is on" in l]
+    assert len(notices) == 1 and "as runserver does" in notices[0], server.output

@@ -85,3 +85,35 @@ def test_media_unset_or_on_the_static_url_says_why(tmp_path):
     assert found["media_args"] == [] and "MEDIA_URL and MEDIA_ROOT" in found["media_notices"][0]
     found = run_with_settings(tmp_path, BASE + "STATIC_URL = '/s/'\nSTATIC_ROOT = '/x'\nMEDIA_URL = '/s/'\nMEDIA_ROOT = '/m'\n")
     assert found["media_args"] == [] and "must differ from STATIC_URL" in found["media_notices"][0]
+
+
+DEBUG_STATIC = "DEBUG = True\nSECRET_KEY = 'x'\nINSTALLED_APPS = ['django.contrib.staticfiles']\nSTATIC_URL = '/static/'\n"
+
+
+def test_debug_without_collected_files_serves_them_through_django_as_runserver(tmp_path):
+    found = run_with_settings(tmp_path, DEBUG_STATIC + "WSGI_APPLICATION = 'proj.wsgi.application'\n")
+    assert found["app"] == "lanner.django.debug_static:application"
+    assert found["args"] == []  # no mount: it would answer 404 before Django is asked
+    (notice,) = found["notices"]
+    assert "DEBUG is on and STATIC_ROOT is not set" in notice and "runserver" in notice and "collectstatic" in notice
+
+
+def test_debug_with_an_empty_static_root_serves_them_through_django_too(tmp_path):
+    (tmp_path / "empty").mkdir()
+    found = run_with_settings(tmp_path, DEBUG_STATIC + f"STATIC_ROOT = {str(tmp_path / 'empty')!r}\n")
+    assert found["app"] == "lanner.django.debug_static:application" and found["args"] == []
+    assert "STATIC_ROOT is empty" in found["notices"][0]
+
+
+def test_debug_with_collected_files_lets_the_master_serve_them(tmp_path):
+    (tmp_path / "collected").mkdir()
+    (tmp_path / "collected" / "a.css").write_text("x")
+    found = run_with_settings(tmp_path, DEBUG_STATIC + f"STATIC_ROOT = {str(tmp_path / 'collected')!r}\n")
+    assert found["app"] == "lanner.django.wsgi:application"
+    assert found["args"] == ["--static", f"/static/={tmp_path / 'collected'}"] and found["notices"] == []
+
+
+def test_debug_without_the_staticfiles_app_changes_nothing(tmp_path):
+    found = run_with_settings(tmp_path, "DEBUG = True\n" + BASE + "STATIC_URL = '/static/'\n")
+    assert found["app"] == "lanner.django.wsgi:application"
+    assert "STATIC_ROOT is not set" in found["notices"][0]

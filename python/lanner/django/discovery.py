@@ -46,6 +46,7 @@ def describe() -> dict:
     ``app`` (APP_MODULE), ``args`` (the STATIC_ROOT mount, as lanner arguments), ``notices``,
     and the MEDIA_ROOT mount apart (``media_args``, ``media_notices``), for the master to add
     when the ``media`` setting, from wherever it comes, asks for it."""
+    from django.apps import apps
     from django.conf import settings
 
     notices: list[str] = []
@@ -60,7 +61,17 @@ def describe() -> dict:
     static_url = getattr(settings, "STATIC_URL", None)
     static_root = getattr(settings, "STATIC_ROOT", None)
     prefix = _local_prefix(static_url)
-    if prefix is not None:
+    nothing_collected = not static_root or _is_empty_dir(str(static_root))
+    if prefix is not None and nothing_collected and settings.DEBUG and apps.is_installed("django.contrib.staticfiles"):
+        # Development, before any collectstatic: the files come from the apps, through Django,
+        # as under runserver (lanner.django.debug_static wraps the project's own app).
+        app = "lanner.django.debug_static:application"
+        notices.append(
+            f"DEBUG is on and STATIC_ROOT is {'empty' if static_root else 'not set'}: Django serves {prefix} from the apps' "
+            "static directories, as runserver does (slow, for development). For production, set STATIC_ROOT and run "
+            "'python manage.py collectstatic': the master then serves them."
+        )
+    elif prefix is not None:
         if not static_root:
             notices.append(
                 f"STATIC_ROOT is not set, so nothing is served at {prefix}: set STATIC_ROOT in your settings "

@@ -1,0 +1,13 @@
+"""A Django project's WSGI app with its static files served by Django itself, from each app's
+``static/`` directory (the staticfiles finders), as ``runserver`` does.
+
+Lanner serves static files from the master, out of STATIC_ROOT. A project in development often
+has none collected yet; for it, with DEBUG on, lanner.django.discovery picks this app instead, so
+that ``python manage.py lanner`` works where ``runserver`` did. It is slow (every file goes
+through Python) and for development only: Django refuses to serve these files with DEBUG off.
+"""
+
+from django.contrib.staticfiles.handlers import StaticFilesHandler
+from django.core.servers.basehttp import get_internal_wsgi_application
+
+application = StaticFilesHandler(get_internal_wsgi_application())
