@@ -1,9 +1,10 @@
-"""``python manage.py lanner [lanner options]``: serve this project with Lanner."""
+"""``python manage.py lanner [addrport] [lanner options]``: serve this project with Lanner."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 
 from django.core.management.base import BaseCommand
@@ -12,8 +13,9 @@ from django.core.management.base import BaseCommand
 class Command(BaseCommand):
     help = (
         "Serve this project with Lanner: the app from WSGI_APPLICATION, static files from STATIC_ROOT "
-        "at STATIC_URL served by the master (--media: MEDIA_ROOT at MEDIA_URL too). Any lanner option "
-        "may follow (lanner --help lists them)."
+        "at STATIC_URL served by the master (--media: MEDIA_ROOT at MEDIA_URL too). As with runserver, "
+        "an address may come first (8000, 0:8000, 192.168.1.5:8000, [::1]:8000); any lanner option may "
+        "follow (lanner --help lists them)."
     )
 
     def run_from_argv(self, argv: list[str]) -> None:
@@ -23,6 +25,9 @@ class Command(BaseCommand):
             self.print_help(argv[0], argv[1])
             sys.stdout.flush()
         passthrough: list[str] = []
+        if rest and (bind := runserver_address(rest[0])) is not None:
+            passthrough += ["--bind", bind]
+            rest = rest[1:]
         skip = False
         for arg in rest:
             if skip:
@@ -53,3 +58,17 @@ class Command(BaseCommand):
         sys.stdout.flush()
         sys.stderr.flush()
         os.execve(command[0], command + args + passthrough + tail, env)
+
+
+_ADDRPORT = re.compile(r"^(?:(?P<host>\[[0-9a-fA-F:.]+\]|[\w.-]+):)?(?P<port>\d{1,5})$")
+
+
+def runserver_address(arg: str) -> str | None:
+    """runserver's optional first argument as a --bind value: ``8000`` is 127.0.0.1:8000, ``0:8000``
+    is 0.0.0.0:8000 (runserver's shorthand), ``host:8000`` and ``[::1]:8000`` as given. None when
+    ``arg`` is not such an address."""
+    m = _ADDRPORT.match(arg)
+    if m is None:
+        return None
+    host = m.group("host") or "127.0.0.1"
+    return f"{'0.0.0.0' if host == '0' else host}:{m.group('port')}"
