@@ -189,3 +189,11 @@ def test_an_address_first_binds_as_under_runserver(project, started, address):
     started.append(server)
     assert re.search(r"Listening at: http://127\.0\.0\.1:\d+ ", server.output)
     assert server.request("GET", "/plain")[1] == b"Hello, World!"
+
+
+def test_an_argument_lanner_does_not_take_is_the_one_named(project):
+    result = subprocess.run([VENV_PYTHON, "manage.py", "lanner", "-w", "1", "8000"], cwd=project, capture_output=True, text=True,
+                            timeout=60, env={**os.environ, "DEMO_DATABASE": str(project / "db.sqlite3"),
+                                             "DEMO_STATIC_ROOT": str(project / "staticfiles")})
+    assert result.returncode == 2
+    assert "'8000'" in result.stderr and "demo.wsgi" not in result.stderr

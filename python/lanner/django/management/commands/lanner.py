@@ -57,7 +57,8 @@ class Command(BaseCommand):
         command = server_command()
         sys.stdout.flush()
         sys.stderr.flush()
-        os.execve(command[0], command + args + passthrough + tail, env)
+        # The app first: an argument the server does not take is then the one its error names.
+        os.execve(command[0], command + tail + args + passthrough, env)
 
 
 _ADDRPORT = re.compile(r"^(?:(?P<host>\[[0-9a-fA-F:.]+\]|[\w.-]+):)?(?P<port>\d{1,5})$")
