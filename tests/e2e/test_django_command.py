@@ -197,3 +197,13 @@ def test_an_argument_lanner_does_not_take_is_the_one_named(project):
                                              "DEMO_STATIC_ROOT": str(project / "staticfiles")})
     assert result.returncode == 2
     assert "'8000'" in result.stderr and "demo.wsgi" not in result.stderr
+
+
+def test_manage_py_lanner_check_checks_the_project(project, tmp_path):
+    # From another directory too: the command then adds --pythonpath, which must not come first.
+    for cwd, manage in ((project, "manage.py"), (tmp_path, str(project / "manage.py"))):
+        result = subprocess.run([VENV_PYTHON, manage, "lanner", "check"], cwd=cwd, capture_output=True, text=True, timeout=60,
+                                env={**os.environ, "DEMO_DATABASE": str(project / "db.sqlite3"),
+                                     "DEMO_STATIC_ROOT": str(project / "staticfiles")})
+        assert result.returncode == 0, result.stderr
+        assert "demo.wsgi:application loads" in result.stdout + result.stderr

@@ -58,7 +58,9 @@ class Command(BaseCommand):
         sys.stdout.flush()
         sys.stderr.flush()
         # The app first: an argument the server does not take is then the one its error names.
-        os.execve(command[0], command + tail + args + passthrough, env)
+        # `lanner check` is a subcommand, which the server reads only as the first argument.
+        head = passthrough[:1] if passthrough[:1] == ["check"] else []
+        os.execve(command[0], command + head + tail + args + passthrough[len(head):], env)
 
 
 _ADDRPORT = re.compile(r"^(?:(?P<host>\[[0-9a-fA-F:.]+\]|[\w.-]+):)?(?P<port>\d{1,5})$")
