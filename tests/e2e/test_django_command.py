@@ -182,9 +182,9 @@ def test_debug_before_collectstatic_serves_static_files_as_runserver(project, st
     assert len(notices) == 1 and "as runserver does" in notices[0], server.output
 
 
-@pytest.mark.parametrize("address", ["0", "127.0.0.1:0"])
-def test_an_address_first_binds_as_under_runserver(project, started, address):
-    server = _start([VENV_PYTHON, "manage.py", "lanner", address, "-w", "1"], project,
+@pytest.mark.parametrize("args", [["0"], ["127.0.0.1:0"], ["0", "--noreload", "--nothreading"]])
+def test_an_address_first_binds_as_under_runserver(project, started, args):
+    server = _start([VENV_PYTHON, "manage.py", "lanner", *args, "-w", "1"], project,
                     {"DEMO_DATABASE": str(project / "db.sqlite3"), "DEMO_STATIC_ROOT": str(project / "staticfiles")})
     started.append(server)
     assert re.search(r"Listening at: http://127\.0\.0\.1:\d+ ", server.output)

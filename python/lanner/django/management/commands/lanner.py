@@ -14,8 +14,8 @@ class Command(BaseCommand):
     help = (
         "Serve this project with Lanner: the app from WSGI_APPLICATION, static files from STATIC_ROOT "
         "at STATIC_URL served by the master (--media: MEDIA_ROOT at MEDIA_URL too). As with runserver, "
-        "an address may come first (8000, 0:8000, 192.168.1.5:8000, [::1]:8000); any lanner option may "
-        "follow (lanner --help lists them)."
+        "an address may come first (8000, 0:8000, 192.168.1.5:8000, [::1]:8000; -6 for [::1] by default), and "
+        "--noreload and --nothreading are accepted; any lanner option may follow (lanner --help lists them)."
     )
 
     def run_from_argv(self, argv: list[str]) -> None:
@@ -25,17 +25,24 @@ class Command(BaseCommand):
             self.print_help(argv[0], argv[1])
             sys.stdout.flush()
         passthrough: list[str] = []
-        if rest and (bind := runserver_address(rest[0])) is not None:
-            passthrough += ["--bind", bind]
+        address = rest[0] if rest and runserver_address(rest[0]) is not None else None
+        if address is not None:
             rest = rest[1:]
+        ipv6 = False
         skip = False
         for arg in rest:
             if skip:
                 skip = False
             elif arg == "--settings":
                 skip = True
+            elif arg in ("--noreload", "--nothreading"):
+                continue  # runserver's switches for what lanner does not do unless asked
+            elif arg in ("-6", "--ipv6"):
+                ipv6 = True
             elif not arg.startswith("--settings="):
                 passthrough.append(arg)
+        if address is not None or ipv6:
+            passthrough = ["--bind", runserver_address(address or "8000", ipv6)] + passthrough
 
         from lanner._launcher import server_command, server_environment
         from lanner.django.discovery import describe
@@ -66,12 +73,12 @@ class Command(BaseCommand):
 _ADDRPORT = re.compile(r"^(?:(?P<host>\[[0-9a-fA-F:.]+\]|[\w.-]+):)?(?P<port>\d{1,5})$")
 
 
-def runserver_address(arg: str) -> str | None:
-    """runserver's optional first argument as a --bind value: ``8000`` is 127.0.0.1:8000, ``0:8000``
-    is 0.0.0.0:8000 (runserver's shorthand), ``host:8000`` and ``[::1]:8000`` as given. None when
-    ``arg`` is not such an address."""
+def runserver_address(arg: str, ipv6: bool = False) -> str | None:
+    """runserver's optional first argument as a --bind value: ``8000`` is 127.0.0.1:8000 ([::1]:8000
+    with -6), ``0:8000`` is 0.0.0.0:8000 (runserver's shorthand), ``host:8000`` and ``[::1]:8000`` as
+    given. None when ``arg`` is not such an address."""
     m = _ADDRPORT.match(arg)
     if m is None:
         return None
-    host = m.group("host") or "127.0.0.1"
+    host = m.group("host") or ("[::1]" if ipv6 else "127.0.0.1")
     return f"{'0.0.0.0' if host == '0' else host}:{m.group('port')}"
