@@ -180,6 +180,8 @@ def test_debug_before_collectstatic_serves_static_files_as_runserver(project, st
     assert server.request("GET", "/plain")[1] == b"Hello, World!"
     notices = [l for l in server.lines if "DEBUG is on" in l]
     assert len(notices) == 1 and "as runserver does" in notices[0], server.output
+    # With DEBUG on, each request is shown, as runserver shows them.
+    server.wait_for(r'"GET /plain HTTP/1\.1" 200 13')
 
 
 @pytest.mark.parametrize("args", [["0"], ["127.0.0.1:0"], ["0", "--noreload", "--nothreading"]])

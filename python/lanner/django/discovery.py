@@ -45,7 +45,7 @@ def describe() -> dict:
     """What the configured Django project gives Lanner, as the master reads it (JSON):
     ``app`` (APP_MODULE), ``args`` (the STATIC_ROOT mount, as lanner arguments), ``notices``,
     and the MEDIA_ROOT mount apart (``media_args``, ``media_notices``), for the master to add
-    when the ``media`` setting, from wherever it comes, asks for it."""
+    when the ``media`` setting, from wherever it comes, asks for it; ``debug`` is DEBUG."""
     from django.apps import apps
     from django.conf import settings
 
@@ -96,7 +96,7 @@ def describe() -> dict:
     else:
         media_args += ["--static", f"{media_prefix}={media_root}"]
     return {"app": app, "args": args, "notices": notices, "media_args": media_args, "media_notices": media_notices,
-            "settings": settings.SETTINGS_MODULE}
+            "settings": settings.SETTINGS_MODULE, "debug": bool(settings.DEBUG)}
 
 
 def main() -> None:

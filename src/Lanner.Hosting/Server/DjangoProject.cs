@@ -16,7 +16,8 @@ public sealed record DjangoProject(
     IReadOnlyList<string> MediaArguments,
     IReadOnlyList<string> MediaNotices,
     string SettingsModule,
-    string Directory)
+    string Directory,
+    bool Debug = false)
 {
     /// <summary>The variable through which <c>python manage.py lanner</c> hands the project over (lanner.django.discovery's JSON).</summary>
     public const string EnvironmentVariable = "LANNER_DJANGO_PROJECT";
@@ -85,7 +86,8 @@ public sealed record DjangoProject(
                 Strings(result, "media_args"),
                 Strings(result, "media_notices"),
                 Text(result, "settings"),
-                Text(result, "project"));
+                Text(result, "project"),
+                result.TryGetProperty("debug", out JsonElement debug) && debug.GetBoolean());
         }
         catch (Exception ex) when (ex is KeyNotFoundException or InvalidOperationException)
         {

@@ -260,7 +260,11 @@ public sealed record ServerOptions
             },
             Logs = new LogOptions
             {
-                AccessLog = NullIfEmpty(settings.Get(SettingsTable.AccessLog)),
+                // A Django project with DEBUG on, and no access log asked for or refused anywhere:
+                // each request on stdout, as runserver shows them.
+                AccessLog = project is { Debug: true } && settings.SourceOf(SettingsTable.AccessLog) == SettingSource.Default
+                    ? "-"
+                    : NullIfEmpty(settings.Get(SettingsTable.AccessLog)),
                 AccessLogFormat = settings.Get(SettingsTable.AccessLogFormat),
                 ErrorLog = settings.Get(SettingsTable.ErrorLog),
                 Level = settings.Get(SettingsTable.LogLevel),

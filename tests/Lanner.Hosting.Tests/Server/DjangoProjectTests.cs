@@ -41,9 +41,16 @@ public sealed class DjangoProjectTests
     public void Parse_AnythingElse_IsAJsonException(string text) =>
         Assert.ThrowsAny<JsonException>(() => DjangoProject.Parse(text));
 
-    private static ServerOptions FromManagePy(bool media, params string[] statics)
+    private static ServerOptions FromManagePy(bool media, params string[] statics) => FromManagePy(media, Described, null, statics);
+
+    private static ServerOptions FromManagePy(bool media, string described, string? accessLog, params string[] statics)
     {
         var builder = new SettingsBuilder { AppModule = "shop.wsgi:application" };
+        if (accessLog is not null)
+        {
+            builder.Set(SettingsTable.AccessLog, [accessLog], SettingSource.CommandLine);
+        }
+
         if (media)
         {
             builder.SetValue(SettingsTable.Media, true, SettingSource.ConfigFile);
@@ -54,7 +61,7 @@ public sealed class DjangoProjectTests
             builder.SetValue(SettingsTable.Static, statics.Select(StaticMapping.Parse).ToList(), SettingSource.CommandLine);
         }
 
-        var launch = new LaunchContext { WorkerPackagePath = "/nonexistent", DjangoProject = Described };
+        var launch = new LaunchContext { WorkerPackagePath = "/nonexistent", DjangoProject = described };
         return ServerOptions.From(builder.Build(), launch, _ => { });
     }
 
@@ -71,5 +78,16 @@ public sealed class DjangoProjectTests
         ServerOptions options = FromManagePy(false, "/static/=/elsewhere");
         StaticMapping only = Assert.Single(options.Static);
         Assert.Equal("/elsewhere", only.Directory);
+    }
+
+    [Fact]
+    public void Debug_LogsEachRequestToStdout_UnlessTheAccessLogIsSetAnywhere()
+    {
+        string debug = Described.Replace("\"project\": \"/srv/shop\"", "\"project\": \"/srv/shop\", \"debug\": true");
+        Assert.True(DjangoProject.Parse(debug).Debug);
+        Assert.Equal("-", FromManagePy(false, debug, null).Logs.AccessLog);
+        Assert.Null(FromManagePy(false, debug, "").Logs.AccessLog);
+        Assert.Equal(Path.GetFullPath("access.log"), FromManagePy(false, debug, "access.log").Logs.AccessLog);
+        Assert.Null(FromManagePy(false, Described, null).Logs.AccessLog);
     }
 }
