@@ -84,9 +84,14 @@ if (settings.Get(SettingsTable.PrintConfig))
 }
 
 ServerOptions options;
+var said = new HashSet<string>(StringComparer.Ordinal);
 try
 {
-    options = ServerOptions.From(settings, launch, Notice);
+    options = ServerOptions.From(settings, launch, line =>
+    {
+        said.Add(line);
+        Notice(line);
+    });
 }
 catch (ConfigurationException ex)
 {
@@ -110,7 +115,14 @@ if (checkOnly || settings.Get(SettingsTable.CheckConfig))
 
     try
     {
-        return (ServerOptions.From(again, launch, Notice), null);
+        // A reload says again only what it has not said (a file saved in development reloads often).
+    return (ServerOptions.From(again, launch, line =>
+    {
+        if (said.Add(line))
+        {
+            Notice(line);
+        }
+    }), null);
     }
     catch (ConfigurationException ex)
     {

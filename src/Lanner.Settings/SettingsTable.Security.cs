@@ -144,7 +144,7 @@ public static partial class SettingsTable
         ["--reload"],
         DevelopmentSection,
         "Development: restart the workers when a Python file of the project (or a --reload-extra-file) changes, and say which.",
-        "Off: in production, code changes are deployed with a reload (HUP).");
+        "Off: in production, code changes are deployed with a reload (HUP). On for a Django project with DEBUG on that lanner finds itself or python manage.py lanner starts, as under runserver (--reload false turns it off).");
 
     public static readonly Setting<string> ReloadEngine = NotHere("reload_engine", ["--reload-engine"], DevelopmentSection, "auto", Support.Warned,
         "Ignored: --reload always uses inotify.", metaVar: "ENGINE");

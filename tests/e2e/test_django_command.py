@@ -178,10 +178,19 @@ def test_debug_before_collectstatic_serves_static_files_as_runserver(project, st
     assert resp.status == 200 and b"DJANGO Admin styles" in body
     assert server.request("GET", "/static/admin/css/no-such-file.css")[0].status == 404
     assert server.request("GET", "/plain")[1] == b"Hello, World!"
-    notices = [l for l in server.lines if "DEBUG is on" in l]
+    notices = [l for l in server.lines if "DEBUG is on and STATIC_ROOT" in l]
     assert len(notices) == 1 and "as runserver does" in notices[0], server.output
-    # With DEBUG on, each request is shown, as runserver shows them.
+    # With DEBUG on, each request is shown and the code reloads, as under runserver.
     server.wait_for(r'"GET /plain HTTP/1\.1" 200 13')
+    server.wait_for(rf"Watching {re.escape(str(project))}.* for changes")
+
+
+def test_debug_reload_is_off_with_runservers_noreload(project, started):
+    server = _start([VENV_PYTHON, "manage.py", "lanner", "-b", "127.0.0.1:0", "--noreload"], project,
+                    {"DEMO_DATABASE": str(project / "db.sqlite3"), "DEMO_STATIC_ROOT": "", "DEMO_DEBUG": "1"})
+    started.append(server)
+    assert server.request("GET", "/plain")[1] == b"Hello, World!"
+    assert "Watching" not in server.output and "workers restart" not in server.output
 
 
 @pytest.mark.parametrize("args", [["0"], ["127.0.0.1:0"], ["0", "--noreload", "--nothreading"]])
@@ -209,3 +218,19 @@ def test_manage_py_lanner_check_checks_the_project(project, tmp_path):
                                      "DEMO_STATIC_ROOT": str(project / "staticfiles")})
         assert result.returncode == 0, result.stderr
         assert "demo.wsgi:application loads" in result.stdout + result.stderr
+
+
+def test_debug_reloads_on_an_edit_and_says_its_notices_once(project, started, tmp_path):
+    copy = tmp_path / "demo"
+    shutil.copytree(project, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    server = _start([VENV_PYTHON, "manage.py", "lanner", "-b", "127.0.0.1:0"], copy,
+                    {"DEMO_DATABASE": str(copy / "db.sqlite3"), "DEMO_STATIC_ROOT": "", "DEMO_DEBUG": "1"})
+    started.append(server)
+    server.wait_for(r"Watching .* for changes")
+    views = copy / "pages" / "views.py"
+    mark = server.line_count()
+    views.write_text(views.read_text().replace('"Hello, World!"', '"Hello, reloaded!"'))
+    server.wait_for(r"pages/views\.py changed, reloading", start=mark, timeout=10)
+    server.wait_for(r"Reload complete", start=mark, timeout=30)
+    assert server.request("GET", "/plain")[1] == b"Hello, reloaded!"
+    assert sum("DEBUG is on" in l for l in server.lines) == 2, server.output  # static and reload, once each

@@ -176,6 +176,15 @@ public sealed record ServerOptions
             }
         }
 
+        // A Django project with DEBUG on restarts its workers on code changes, as runserver does,
+        // unless reload is set anywhere (--reload false, reload = false, $LANNER_RELOAD).
+        bool reload = settings.Get(SettingsTable.Reload);
+        if (project is { Debug: true } && settings.SourceOf(SettingsTable.Reload) == SettingSource.Default)
+        {
+            reload = true;
+            notice?.Invoke("DEBUG is on: the workers restart when the project's files change, as under runserver (--reload false turns it off)");
+        }
+
         if (project is not null)
         {
             bool media = settings.Get(SettingsTable.Media);
@@ -232,7 +241,8 @@ public sealed record ServerOptions
             WorkerClass = settings.Get(SettingsTable.WorkerClass),
             RestartOnly = SettingsTable.RestartOnly.ToDictionary(s => s.Name, s => s.Format(settings.GetValue(s))),
             Static = statics,
-            WatchDirectory = settings.Get(SettingsTable.Reload) ? directory : null,
+            // The project's own directory when there is a Django project (manage.py lanner may run elsewhere).
+            WatchDirectory = reload ? project?.Directory ?? directory : null,
             WatchExtraFiles = settings.Get(SettingsTable.ReloadExtraFile),
             Version = launch.Version,
             Front = new FrontOptions

@@ -90,4 +90,20 @@ public sealed class DjangoProjectTests
         Assert.Equal(Path.GetFullPath("access.log"), FromManagePy(false, debug, "access.log").Logs.AccessLog);
         Assert.Null(FromManagePy(false, Described, null).Logs.AccessLog);
     }
+
+    [Fact]
+    public void Debug_ReloadsTheProjectsFiles_UnlessReloadIsSetAnywhere()
+    {
+        string debug = Described.Replace("\"project\": \"/srv/shop\"", "\"project\": \"/srv/shop\", \"debug\": true");
+        var notices = new List<string>();
+        var launch = new LaunchContext { WorkerPackagePath = "/nonexistent", DjangoProject = debug };
+        ServerOptions on = ServerOptions.From(new SettingsBuilder { AppModule = "shop.wsgi:application" }.Build(), launch, notices.Add);
+        Assert.Equal("/srv/shop", on.WatchDirectory);
+        Assert.Contains(notices, n => n.Contains("DEBUG is on: the workers restart", StringComparison.Ordinal));
+
+        var off = new SettingsBuilder { AppModule = "shop.wsgi:application" };
+        off.Set(SettingsTable.Reload, ["false"], SettingSource.CommandLine);
+        Assert.Null(ServerOptions.From(off.Build(), launch, _ => { }).WatchDirectory);
+        Assert.Null(FromManagePy(false).WatchDirectory); // DEBUG off
+    }
 }

@@ -35,8 +35,10 @@ class Command(BaseCommand):
                 skip = False
             elif arg == "--settings":
                 skip = True
-            elif arg in ("--noreload", "--nothreading"):
-                continue  # runserver's switches for what lanner does not do unless asked
+            elif arg == "--noreload":
+                passthrough += ["--reload", "false"]  # runserver's switch (with DEBUG on, lanner reloads as runserver does)
+            elif arg == "--nothreading":
+                continue  # runserver's switch for what lanner does not do unless asked
             elif arg in ("-6", "--ipv6"):
                 ipv6 = True
             elif not arg.startswith("--settings="):
