@@ -49,9 +49,9 @@ class Command(BaseCommand):
         from lanner._launcher import server_command, server_environment
         from lanner.django.discovery import describe
 
-        # The server gets the project as discovery would describe it: its STATIC_ROOT mount, and
-        # its MEDIA_ROOT mount for the master to add when the media setting (--media, $LANNER_MEDIA
-        # or a config file) asks for it.
+        # The server gets the project as discovery would describe it: its STATIC_ROOT mount, its
+        # MEDIA_ROOT mount for the master to add when the media setting (--media, $LANNER_MEDIA or
+        # a config file) asks for it, and DEBUG, which turns on the development defaults.
         found = describe()
         project = os.path.dirname(os.path.abspath(argv[0]))
         env = server_environment()
