@@ -183,12 +183,12 @@ def thread_cpu(pids: list[int]) -> dict[tuple[int, str], int]:
     return out
 
 
-def cpu_parts(before: dict, after: dict, root: int, wrk: int, requests: int) -> dict[str, float]:
+def cpu_parts(before: dict, after: dict, root: int, wrk_ns: int, requests: int) -> dict[str, float]:
     """µs of CPU per request: the main process's threads by name (those above 1 µs), its children, wrk."""
-    parts: dict[str, float] = {}
+    parts: dict[str, float] = {"wrk": wrk_ns / 1000 / max(requests, 1)}
     for (pid, name), ns in after.items():
         used = ns - before.get((pid, name), 0)
-        key = f"main: {name}" if pid == root else "wrk" if pid == wrk else "children"
+        key = f"main: {name}" if pid == root else "children"
         parts[key] = parts.get(key, 0.0) + used / 1000 / max(requests, 1)
     small = sum(v for k, v in parts.items() if k.startswith("main: ") and v < 1.0)
     parts = {k: v for k, v in parts.items() if not (k.startswith("main: ") and v < 1.0)}
@@ -275,7 +275,7 @@ def run_one(server: str, target: Target, detail: bool = False) -> dict:
         result = parse_wrk(out)
         result.update(rss=rss, pss=pss, cpu=100 * srv / HZ / wall)
         if detail:
-            result["parts"] = cpu_parts(threads0, {**threads1, (0, "wrk"): wrk_ns}, proc.pid, 0, result["requests"])
+            result["parts"] = cpu_parts(threads0, threads1, proc.pid, wrk_ns, result["requests"])
         return result
     finally:
         stop(proc, stop_sig)
@@ -342,7 +342,8 @@ def main() -> None:
         for name in names:
             for srv in servers:
                 runs = results[(name, srv)]
-                parts = {k: statistics.median(r["parts"].get(k, 0.0) for r in runs) for r in runs for k in r["parts"]}
+                keys = {k for r in runs for k in r["parts"]}
+                parts = {k: statistics.median(r["parts"].get(k, 0.0) for r in runs) for k in keys}
                 print(f"- {name} {srv}: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(parts.items(), key=lambda kv: -kv[1])))
         print()
     print("| target | server | requests/s | p50 ms | p99 ms | busy | RSS MB | PSS MB | lanner × |")

@@ -83,15 +83,20 @@ if (settings.Get(SettingsTable.PrintConfig))
     return ExitCodes.Ok;
 }
 
-ServerOptions options;
+// A reload says again only what it has not said (a file saved in development reloads often).
 var said = new HashSet<string>(StringComparer.Ordinal);
+void NoticeOnce(string line)
+{
+    if (said.Add(line))
+    {
+        Notice(line);
+    }
+}
+
+ServerOptions options;
 try
 {
-    options = ServerOptions.From(settings, launch, line =>
-    {
-        said.Add(line);
-        Notice(line);
-    });
+    options = ServerOptions.From(settings, launch, NoticeOnce);
 }
 catch (ConfigurationException ex)
 {
@@ -115,14 +120,7 @@ if (checkOnly || settings.Get(SettingsTable.CheckConfig))
 
     try
     {
-        // A reload says again only what it has not said (a file saved in development reloads often).
-    return (ServerOptions.From(again, launch, line =>
-    {
-        if (said.Add(line))
-        {
-            Notice(line);
-        }
-    }), null);
+        return (ServerOptions.From(again, launch, NoticeOnce), null);
     }
     catch (ConfigurationException ex)
     {

@@ -35,9 +35,6 @@ class HookError(Exception):
         self.traceback = tb
 
 
-LEVELS = {"DEBUG": 1, "INFO": 2, "WARNING": 3, "ERROR": 4, "CRITICAL": 5}
-
-
 class Log:
     """``server.log`` / ``worker.log``. With a sink, a line goes to the master, which writes it to
     the error log under --log-level as its own lines; without one (or when the master cannot be
@@ -165,8 +162,10 @@ class WorkerHooks:
         """``server.log`` and ``worker.log`` write through the worker's connection to the master."""
         from lanner.worker import _protocol as P
 
+        levels = {"DEBUG": P.LOG_DEBUG, "INFO": P.LOG_INFO, "WARNING": P.LOG_WARNING, "ERROR": P.LOG_ERROR, "CRITICAL": P.LOG_CRITICAL}
+
         def sink(level: str, text: str) -> None:
-            conn.send_log(0, LEVELS.get(level, P.LOG_INFO), text)
+            conn.send_log(0, levels.get(level, P.LOG_INFO), text)
 
         self.server.log = Log(self.server.pid, sink)
         self.worker.log = Log(None, sink)

@@ -15,7 +15,7 @@ namespace Lanner.Hosting.Front;
 /// any other peer is refused with 403, an invalid one with 400 (on a TLS listener the connection
 /// is closed instead, as the client expects a TLS answer).
 /// </summary>
-internal sealed class ProxyProtocolMiddleware(ConnectionDelegate next, AllowList allowFrom, bool tls, TimeSpan headerTimeout, ILogger log, Action<string> refused)
+internal sealed class ProxyProtocolMiddleware(ConnectionDelegate next, AllowList allowFrom, bool tls, TimeSpan headerTimeout, ILogger log, Action<string>? refused)
 {
     public async Task OnConnectionAsync(ConnectionContext connection)
     {
@@ -57,7 +57,7 @@ internal sealed class ProxyProtocolMiddleware(ConnectionDelegate next, AllowList
             {
                 input.AdvanceTo(buffer.Start, buffer.End);
                 FrontLog.ProxyHeaderRefused(log, PeerText(peer), tls ? "the connection was closed" : "answered 403");
-                refused("proxy_not_allowed");
+                refused?.Invoke("proxy_not_allowed");
                 await RefuseAsync(connection, 403, "Forbidden", "PROXY protocol header from an address not in --proxy-allow-from").ConfigureAwait(false);
                 return;
             }
@@ -66,7 +66,7 @@ internal sealed class ProxyProtocolMiddleware(ConnectionDelegate next, AllowList
             {
                 input.AdvanceTo(buffer.Start, buffer.End);
                 FrontLog.ProxyHeaderInvalid(log, PeerText(peer), error!, tls ? "the connection was closed" : "answered 400");
-                refused("proxy_invalid");
+                refused?.Invoke("proxy_invalid");
                 await RefuseAsync(connection, 400, "Bad Request", "Invalid PROXY protocol header").ConfigureAwait(false);
                 return;
             }

@@ -108,9 +108,10 @@ public static partial class LannerServer
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         ConfigureLogging(builder.Logging, errorLog, options.Logs.Level);
         builder.Services.AddSingleton<IHostLifetime, ManualLifetime>();
-        // Connections refused before HTTP, for the metrics once they exist (below; no connection comes before).
-        Action<string>? connectionRefused = null;
-        builder.WebHost.ConfigureKestrel(kestrel => ConfigureKestrel(kestrel, endpoints, options.Listen, certificate, clientAuthorities, reason => connectionRefused?.Invoke(reason)));
+        // Connections refused before HTTP, counted by the metrics (created below; no connection comes before).
+        Telemetry? telemetry = null;
+        Action<string>? refused = options.ControlBind is null ? null : reason => telemetry!.ConnectionRefused(reason);
+        builder.WebHost.ConfigureKestrel(kestrel => ConfigureKestrel(kestrel, endpoints, options.Listen, certificate, clientAuthorities, refused));
         // Requests run on the socket threads that read them, without a hop to the thread pool
         // (see docs/decisions/0002-inline-io.md).
         builder.WebHost.UseSockets(o =>
@@ -139,8 +140,7 @@ public static partial class LannerServer
         using var dispatcher = new Dispatcher(options.Dispatch, TimeProvider.System);
         await using var pool = new WorkerPool(options.Pool, dispatcher, TimeProvider.System, loggers.CreateLogger("lanner.workers"));
         dispatcher.RequestsWaiting = pool.OnRequestsWaiting;
-        Telemetry? telemetry = options.ControlBind is null ? null : new Telemetry(() => pool.Workers, pool, dispatcher);
-        connectionRefused = telemetry is null ? null : telemetry.ConnectionRefused;
+        telemetry = options.ControlBind is null ? null : new Telemetry(() => pool.Workers, pool, dispatcher);
         ILogger frontLog = loggers.CreateLogger("lanner.front");
         var responder = new AppResponder(frontLog, telemetry is null ? null : telemetry.Failure);
         var front = new FrontDoor(new AppHandler(dispatcher, responder, options.Front, frontLog), MountStatic(options.Static, log), options.Front, accessLog, telemetry);
@@ -567,7 +567,7 @@ public static partial class LannerServer
     private static readonly object HandshakeDone = new();
 
     private static void ConfigureKestrel(KestrelServerOptions kestrel, IReadOnlyList<(BindAddress Bind, IPAddress? Address)> endpoints, ListenOptions listen,
-        X509Certificate2? certificate, X509Certificate2Collection? clientAuthorities, Action<string> refused)
+        X509Certificate2? certificate, X509Certificate2Collection? clientAuthorities, Action<string>? refused)
     {
         kestrel.AddServerHeader = false;
         kestrel.AllowSynchronousIO = false;
@@ -601,16 +601,20 @@ public static partial class LannerServer
             if (certificate is not null)
             {
                 o.Protocols = HttpProtocols.Http1AndHttp2;
-                // Kestrel ends a failed handshake itself, at debug level; a connection that never
-                // gets past it is counted (lanner_connections_refused_total).
-                o.Use(next => async connection =>
+                // Kestrel ends a failed handshake itself, at debug level; with metrics, a connection
+                // that never gets past it is counted (lanner_connections_refused_total).
+                if (refused is not null)
                 {
-                    await next(connection).ConfigureAwait(false);
-                    if (!connection.Items.ContainsKey(HandshakeDone))
+                    o.Use(next => async connection =>
                     {
-                        refused("tls_handshake");
-                    }
-                });
+                        await next(connection).ConfigureAwait(false);
+                        if (!connection.Items.ContainsKey(HandshakeDone))
+                        {
+                            refused("tls_handshake");
+                        }
+                    });
+                }
+
                 o.UseHttps(new HttpsConnectionAdapterOptions
                 {
                     ServerCertificate = certificate,
@@ -622,11 +626,14 @@ public static partial class LannerServer
                     },
                     ClientCertificateValidation = listen.CertReqs > 0 ? ClientCertificate.Validator(clientAuthorities) : null,
                 });
-                o.Use(next => connection =>
+                if (refused is not null)
                 {
-                    connection.Items[HandshakeDone] = true;
-                    return next(connection);
-                });
+                    o.Use(next => connection =>
+                    {
+                        connection.Items[HandshakeDone] = true;
+                        return next(connection);
+                    });
+                }
             }
         };
         foreach ((BindAddress bind, IPAddress? address) in endpoints)
