@@ -18,9 +18,9 @@ internal sealed class AppHandler(Dispatcher dispatcher, AppResponder responder, 
 
     private static readonly byte[] Page400 = FailureMap.Page(StatusCodes.Status400BadRequest);
 
-    public async Task<Outcome> HandleAsync(HttpContext context, string? requestId)
+    /// <param name="facts">The request's facts (<see cref="EnvironWriter.FactsOf"/>), gathered once for this and the access log.</param>
+    public async Task<Outcome> HandleAsync(HttpContext context, RequestFacts facts, string? requestId)
     {
-        RequestFacts facts = EnvironWriter.FactsOf(context, options);
         if (facts.SchemeHeadersDisagree)
         {
             // As gunicorn: a trusted front end's scheme headers that disagree are a 400.

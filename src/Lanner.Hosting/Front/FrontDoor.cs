@@ -42,7 +42,7 @@ internal sealed class FrontDoor(AppHandler app, StaticFileHandler statics, Front
         StaticMount? mount = statics.HasMounts ? statics.Match(rawPath) : null;
         if (!Observed)
         {
-            return mount is null ? app.HandleAsync(context, RequestId(context)) : ServeStaticAsync(context, mount, rawPath);
+            return mount is null ? app.HandleAsync(context, EnvironWriter.FactsOf(context, options), RequestId(context)) : ServeStaticAsync(context, mount, rawPath);
         }
 
         return ObservedAsync(context, mount, rawPath);
@@ -52,6 +52,7 @@ internal sealed class FrontDoor(AppHandler app, StaticFileHandler statics, Front
     {
         long started = Stopwatch.GetTimestamp();
         string requestId = RequestId(context);
+        RequestFacts? facts = null;
         AppHandler.Outcome outcome;
         if (connect)
         {
@@ -59,7 +60,8 @@ internal sealed class FrontDoor(AppHandler app, StaticFileHandler statics, Front
         }
         else if (mount is null)
         {
-            outcome = await app.HandleAsync(context, requestId).ConfigureAwait(false);
+            facts = EnvironWriter.FactsOf(context, options);
+            outcome = await app.HandleAsync(context, facts.Value, requestId).ConfigureAwait(false);
         }
         else
         {
@@ -71,7 +73,7 @@ internal sealed class FrontDoor(AppHandler app, StaticFileHandler statics, Front
         int status = outcome.ClientGoneBefore ? ClientClosedRequest : context.Response.StatusCode;
         telemetry?.Request(context.Request.Method, status, duration, context.Request.ContentLength ?? 0, outcome.BytesSent, mount is not null, outcome.QueueWaitTicks);
         accessLog?.Log(new AccessRecord(
-            EnvironWriter.FactsOf(context, options), context.Request.Headers, context.Response.Headers, status,
+            facts ?? EnvironWriter.FactsOf(context, options), context.Request.Headers, context.Response.Headers, status,
             outcome.BytesSent, duration, DateTimeOffset.Now, outcome.Pid, requestId));
     }
 

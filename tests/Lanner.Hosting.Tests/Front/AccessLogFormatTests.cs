@@ -51,6 +51,26 @@ public class AccessLogFormatTests
     }
 
     [Fact]
+    public void ClfTime_FollowsTheSecondAndTheOffset()
+    {
+        // The last %(t) is kept for lines of the same second: a new second or offset makes a new one.
+        var t = new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.FromHours(1));
+        Assert.Equal("[02/Jan/2026:03:04:05 +0100]", AccessLogFormat.ClfTime(t));
+        Assert.Equal("[02/Jan/2026:03:04:05 +0100]", AccessLogFormat.ClfTime(t.AddMilliseconds(999)));
+        Assert.Equal("[02/Jan/2026:03:04:06 +0100]", AccessLogFormat.ClfTime(t.AddSeconds(1)));
+        Assert.Equal("[02/Jan/2026:02:04:06 +0000]", AccessLogFormat.ClfTime(t.AddSeconds(1).ToOffset(TimeSpan.Zero)));
+        Assert.Equal("[01/Jan/2026:20:34:06 -0530]", AccessLogFormat.ClfTime(t.AddSeconds(1).ToOffset(new TimeSpan(-5, -30, 0))));
+    }
+
+    [Fact]
+    public void Render_RepeatedHeaderFieldsJoinedWithCommas()
+    {
+        var record = Record(request: [("User-Agent", ["a", "", "b"])], response: [("X-Seen", ["1"])]);
+
+        Assert.Equal("a,,b 1 -", Render("%(a)s %({x-seen}o)s %(f)s", record));
+    }
+
+    [Fact]
     public void Render_TimeAtoms()
     {
         Assert.Equal("1 1234 1234567 1.234567 <42>", Render("%(T)s %(M)s %(D)s %(L)s %(p)s", Record()));

@@ -401,7 +401,8 @@ internal sealed class AccessLogFormat
     }
 
     private static string Header(Microsoft.AspNetCore.Http.IHeaderDictionary headers, string name) =>
-        headers.TryGetValue(name, out var values) && values.Count > 0 ? string.Join(",", values.ToArray()) : "-";
+        !headers.TryGetValue(name, out var values) || values.Count == 0 ? "-"
+            : values.Count == 1 ? values[0] ?? "" : string.Join(",", values.ToArray());
 
     /// <summary>
     /// The WSGI environ variables ({variable}e, case-insensitive) as the app saw them: the ones the
@@ -451,10 +452,23 @@ internal sealed class AccessLogFormat
         return query.ToString();
     }
 
+    /// <summary>The last %(t) made: under load most lines fall in the same second as the one before.</summary>
+    private sealed record ClfStamp(long Second, TimeSpan Offset, string Text);
+
+    private static ClfStamp? s_lastClf;
+
     internal static string ClfTime(DateTimeOffset time)
     {
+        long second = time.UtcTicks / TimeSpan.TicksPerSecond;
+        if (s_lastClf is { } last && last.Second == second && last.Offset == time.Offset)
+        {
+            return last.Text;
+        }
+
         string offset = (time.Offset < TimeSpan.Zero ? "-" : "+") + time.Offset.ToString("hhmm", CultureInfo.InvariantCulture);
-        return "[" + time.ToString("dd/MMM/yyyy:HH:mm:ss", CultureInfo.InvariantCulture) + " " + offset + "]";
+        string text = "[" + time.ToString("dd/MMM/yyyy:HH:mm:ss", CultureInfo.InvariantCulture) + " " + offset + "]";
+        s_lastClf = new ClfStamp(second, time.Offset, text);
+        return text;
     }
 
     private static readonly UTF8Encoding StrictUtf8 = new(false, throwOnInvalidBytes: true);
