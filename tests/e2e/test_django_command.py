@@ -185,6 +185,22 @@ def test_debug_before_collectstatic_serves_static_files_as_runserver(project, st
     server.wait_for(rf"Watching {re.escape(str(project))}.* for changes")
 
 
+def test_runservers_insecure_and_nostatic(project, started):
+    # --insecure: the apps' static files through Django with DEBUG off, before any collectstatic.
+    server = _start([VENV_PYTHON, "manage.py", "lanner", "-b", "127.0.0.1:0", "--insecure"], project,
+                    {"DEMO_DATABASE": str(project / "db.sqlite3"), "DEMO_STATIC_ROOT": ""})
+    started.append(server)
+    resp, body = server.request("GET", "/static/admin/css/base.css")
+    assert resp.status == 200 and b"DJANGO Admin styles" in body
+    assert "--insecure is given and STATIC_ROOT is not set" in server.output
+    # --nostatic: nothing at STATIC_URL, though DEBUG is on and STATIC_ROOT is collected.
+    server = _start([VENV_PYTHON, "manage.py", "lanner", "-b", "127.0.0.1:0", "--nostatic", "--noreload"], project,
+                    {"DEMO_DATABASE": str(project / "db.sqlite3"), "DEMO_STATIC_ROOT": str(project / "staticfiles"), "DEMO_DEBUG": "1"})
+    started.append(server)
+    assert server.request("GET", "/static/admin/css/base.css")[0].status == 404
+    assert server.request("GET", "/plain")[1] == b"Hello, World!"
+
+
 def test_debug_reload_is_off_with_runservers_noreload(project, started):
     server = _start([VENV_PYTHON, "manage.py", "lanner", "-b", "127.0.0.1:0", "--noreload"], project,
                     {"DEMO_DATABASE": str(project / "db.sqlite3"), "DEMO_STATIC_ROOT": "", "DEMO_DEBUG": "1"})

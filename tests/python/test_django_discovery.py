@@ -22,8 +22,8 @@ def test_settings_module_of_without_one(tmp_path):
     assert settings_module_of(manage) is None
 
 
-def run_with_settings(tmp_path, settings: str):
-    """describe() under the given settings, in a fresh interpreter."""
+def run_with_settings(tmp_path, settings: str, **switches):
+    """describe(**switches) under the given settings, in a fresh interpreter."""
     (tmp_path / "proj_settings.py").write_text(textwrap.dedent(settings))
     code = textwrap.dedent(f"""
         import sys, json, os
@@ -32,7 +32,7 @@ def run_with_settings(tmp_path, settings: str):
         import django
         django.setup()
         from lanner.django.discovery import describe
-        print(json.dumps(describe()))
+        print(json.dumps(describe(**{switches!r})))
     """)
     out = subprocess.run(["/usr/bin/python3", "-c", code], capture_output=True, text=True, check=True).stdout
     import json
@@ -117,3 +117,24 @@ def test_debug_without_the_staticfiles_app_changes_nothing(tmp_path):
     found = run_with_settings(tmp_path, "DEBUG = True\n" + BASE + "STATIC_URL = '/static/'\n")
     assert found["app"] == "lanner.django.wsgi:application"
     assert "STATIC_ROOT is not set" in found["notices"][0]
+
+
+def test_runservers_nostatic_leaves_the_static_url_to_the_app(tmp_path):
+    found = run_with_settings(tmp_path, DEBUG_STATIC + "WSGI_APPLICATION = 'proj.wsgi.application'\n", nostatic=True)
+    assert found["app"] == "proj.wsgi:application"
+    assert found["args"] == [] and found["notices"] == []
+    (tmp_path / "collected").mkdir()
+    (tmp_path / "collected" / "a.css").write_text("x")
+    found = run_with_settings(tmp_path, BASE + f"STATIC_URL = '/static/'\nSTATIC_ROOT = {str(tmp_path / 'collected')!r}\n", nostatic=True)
+    assert found["args"] == [] and found["notices"] == []
+
+
+def test_runservers_insecure_serves_them_through_django_with_debug_off(tmp_path):
+    settings = DEBUG_STATIC.replace("DEBUG = True", "DEBUG = False") + "ALLOWED_HOSTS = ['*']\n"
+    found = run_with_settings(tmp_path, settings, insecure=True)
+    assert found["app"] == "lanner.django.debug_static:application" and found["args"] == []
+    (notice,) = found["notices"]
+    assert "--insecure is given and STATIC_ROOT is not set" in notice
+    # Without it, DEBUG off is production: the master's mount or nothing, as before.
+    found = run_with_settings(tmp_path, settings)
+    assert found["app"] == "lanner.django.wsgi:application" and "STATIC_ROOT is not set" in found["notices"][0]

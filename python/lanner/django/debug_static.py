@@ -2,9 +2,9 @@
 ``static/`` directory (the staticfiles finders), as ``runserver`` does.
 
 Lanner serves static files from the master, out of STATIC_ROOT. A project in development often
-has none collected yet; for it, with DEBUG on, lanner.django.discovery picks this app instead, so
-that ``python manage.py lanner`` works where ``runserver`` did. It is slow (every file goes
-through Python) and for development only: Django refuses to serve these files with DEBUG off.
+has none collected yet; for it, with DEBUG on (or runserver's ``--insecure``),
+lanner.django.discovery picks this app instead, so that ``python manage.py lanner`` works where
+``runserver`` did. It is slow (every file goes through Python) and for development only.
 """
 
 from django.contrib.staticfiles.handlers import StaticFilesHandler

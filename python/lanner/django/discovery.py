@@ -41,11 +41,14 @@ def _is_empty_dir(path: str) -> bool:
         return True
 
 
-def describe() -> dict:
+def describe(nostatic: bool = False, insecure: bool = False) -> dict:
     """What the configured Django project gives Lanner, as the master reads it (JSON):
     ``app`` (APP_MODULE), ``args`` (the STATIC_ROOT mount, as lanner arguments), ``notices``,
     and the MEDIA_ROOT mount apart (``media_args``, ``media_notices``), for the master to add
-    when the ``media`` setting, from wherever it comes, asks for it; ``debug`` is DEBUG."""
+    when the ``media`` setting, from wherever it comes, asks for it; ``debug`` is DEBUG.
+
+    ``nostatic`` and ``insecure`` are runserver's switches: nothing served at STATIC_URL, and
+    the apps' static files served through Django with DEBUG off too."""
     from django.apps import apps
     from django.conf import settings
 
@@ -62,12 +65,15 @@ def describe() -> dict:
     static_root = getattr(settings, "STATIC_ROOT", None)
     prefix = _local_prefix(static_url)
     nothing_collected = not static_root or _is_empty_dir(str(static_root))
-    if prefix is not None and nothing_collected and settings.DEBUG and apps.is_installed("django.contrib.staticfiles"):
+    if nostatic:
+        pass  # runserver --nostatic: STATIC_URL is left to the app
+    elif prefix is not None and nothing_collected and (settings.DEBUG or insecure) and apps.is_installed("django.contrib.staticfiles"):
         # Development, before any collectstatic: the files come from the apps, through Django,
         # as under runserver (lanner.django.debug_static wraps the project's own app).
         app = "lanner.django.debug_static:application"
+        why = "DEBUG is on" if settings.DEBUG else "--insecure is given"
         notices.append(
-            f"DEBUG is on and STATIC_ROOT is {'empty' if static_root else 'not set'}: Django serves {prefix} from the apps' "
+            f"{why} and STATIC_ROOT is {'empty' if static_root else 'not set'}: Django serves {prefix} from the apps' "
             "static directories, as runserver does (slow, for development). For production, set STATIC_ROOT and run "
             "'python manage.py collectstatic': the master then serves them."
         )

@@ -15,7 +15,8 @@ class Command(BaseCommand):
         "Serve this project with Lanner: the app from WSGI_APPLICATION, static files from STATIC_ROOT "
         "at STATIC_URL served by the master (--media: MEDIA_ROOT at MEDIA_URL too). As with runserver, "
         "an address may come first (8000, 0:8000, 192.168.1.5:8000, [::1]:8000; -6 for [::1] by default), and "
-        "--noreload and --nothreading are accepted; any lanner option may follow (lanner --help lists them)."
+        "runserver's --noreload, --nothreading, --nostatic and --insecure are accepted; any lanner option may follow "
+        "(lanner --help lists them)."
     )
 
     def run_from_argv(self, argv: list[str]) -> None:
@@ -28,7 +29,7 @@ class Command(BaseCommand):
         address = rest[0] if rest and runserver_address(rest[0]) is not None else None
         if address is not None:
             rest = rest[1:]
-        ipv6 = False
+        ipv6 = nostatic = insecure = False
         skip = False
         for arg in rest:
             if skip:
@@ -41,6 +42,10 @@ class Command(BaseCommand):
                 continue  # runserver's switch for what lanner does not do unless asked
             elif arg in ("-6", "--ipv6"):
                 ipv6 = True
+            elif arg == "--nostatic":
+                nostatic = True  # runserver's: nothing served at STATIC_URL
+            elif arg == "--insecure":
+                insecure = True  # runserver's: the apps' static files through Django with DEBUG off too
             elif not arg.startswith("--settings="):
                 passthrough.append(arg)
         if address is not None or ipv6:
@@ -52,7 +57,7 @@ class Command(BaseCommand):
         # The server gets the project as discovery would describe it: its STATIC_ROOT mount, its
         # MEDIA_ROOT mount for the master to add when the media setting (--media, $LANNER_MEDIA or
         # a config file) asks for it, and DEBUG, which turns on the development defaults.
-        found = describe()
+        found = describe(nostatic=nostatic, insecure=insecure)
         project = os.path.dirname(os.path.abspath(argv[0]))
         env = server_environment()
         env["DJANGO_SETTINGS_MODULE"] = found["settings"]
