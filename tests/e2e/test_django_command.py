@@ -193,12 +193,29 @@ def test_runservers_insecure_and_nostatic(project, started):
     resp, body = server.request("GET", "/static/admin/css/base.css")
     assert resp.status == 200 and b"DJANGO Admin styles" in body
     assert "--insecure is given and STATIC_ROOT is not set" in server.output
-    # --nostatic: nothing at STATIC_URL, though DEBUG is on and STATIC_ROOT is collected.
+    # --nostatic: nothing at STATIC_URL, though DEBUG is on (Django would serve them).
     server = _start([VENV_PYTHON, "manage.py", "lanner", "-b", "127.0.0.1:0", "--nostatic", "--noreload"], project,
                     {"DEMO_DATABASE": str(project / "db.sqlite3"), "DEMO_STATIC_ROOT": str(project / "staticfiles"), "DEMO_DEBUG": "1"})
     started.append(server)
     assert server.request("GET", "/static/admin/css/base.css")[0].status == 404
     assert server.request("GET", "/plain")[1] == b"Hello, World!"
+
+
+def test_debug_serves_an_apps_static_file_as_it_is_now(project, started, tmp_path):
+    # As runserver: with DEBUG on, the apps' files, not the copies in STATIC_ROOT of the last
+    # collectstatic (which holds none of this one).
+    copy = tmp_path / "demo"
+    shutil.copytree(project, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    css = copy / "pages" / "static" / "pages" / "site.css"
+    css.parent.mkdir(parents=True)
+    css.write_text("body { color: red }")
+    server = _start([VENV_PYTHON, "manage.py", "lanner", "-b", "127.0.0.1:0", "--noreload"], copy,
+                    {"DEMO_DATABASE": str(copy / "db.sqlite3"), "DEMO_STATIC_ROOT": str(copy / "staticfiles"), "DEMO_DEBUG": "1"})
+    started.append(server)
+    assert server.request("GET", "/static/pages/site.css")[1] == b"body { color: red }"
+    css.write_text("body { color: blue }")
+    assert server.request("GET", "/static/pages/site.css")[1] == b"body { color: blue }"
+    assert server.request("GET", "/static/admin/css/base.css")[0].status == 200
 
 
 def test_debug_reload_is_off_with_runservers_noreload(project, started):

@@ -105,12 +105,14 @@ def test_debug_with_an_empty_static_root_serves_them_through_django_too(tmp_path
     assert "STATIC_ROOT is empty" in found["notices"][0]
 
 
-def test_debug_with_collected_files_lets_the_master_serve_them(tmp_path):
+def test_debug_with_collected_files_serves_the_apps_files_too(tmp_path):
+    # As runserver: the apps' files as they are now, not the copies of the last collectstatic.
     (tmp_path / "collected").mkdir()
     (tmp_path / "collected" / "a.css").write_text("x")
     found = run_with_settings(tmp_path, DEBUG_STATIC + f"STATIC_ROOT = {str(tmp_path / 'collected')!r}\n")
-    assert found["app"] == "lanner.django.wsgi:application"
-    assert found["args"] == ["--static", f"/static/={tmp_path / 'collected'}"] and found["notices"] == []
+    assert found["app"] == "lanner.django.debug_static:application" and found["args"] == []
+    (notice,) = found["notices"]
+    assert notice.startswith("DEBUG is on: Django serves /static/") and "STATIC_ROOT is" not in notice
 
 
 def test_debug_without_the_staticfiles_app_changes_nothing(tmp_path):

@@ -67,15 +67,17 @@ def describe(nostatic: bool = False, insecure: bool = False) -> dict:
     nothing_collected = not static_root or _is_empty_dir(str(static_root))
     if nostatic:
         pass  # runserver --nostatic: STATIC_URL is left to the app
-    elif prefix is not None and nothing_collected and (settings.DEBUG or insecure) and apps.is_installed("django.contrib.staticfiles"):
-        # Development, before any collectstatic: the files come from the apps, through Django,
-        # as under runserver (lanner.django.debug_static wraps the project's own app).
+    elif prefix is not None and (settings.DEBUG or insecure) and apps.is_installed("django.contrib.staticfiles"):
+        # Development: the files come from the apps, through Django, as under runserver
+        # (lanner.django.debug_static wraps the project's own app), so an edited file is served
+        # as it is now, not as it was at the last collectstatic.
         app = "lanner.django.debug_static:application"
         why = "DEBUG is on" if settings.DEBUG else "--insecure is given"
+        if nothing_collected:
+            why += f" and STATIC_ROOT is {'empty' if static_root else 'not set'}"
         notices.append(
-            f"{why} and STATIC_ROOT is {'empty' if static_root else 'not set'}: Django serves {prefix} from the apps' "
-            "static directories, as runserver does (slow, for development). For production, set STATIC_ROOT and run "
-            "'python manage.py collectstatic': the master then serves them."
+            f"{why}: Django serves {prefix} from the apps' static directories, as runserver does (slow, for "
+            "development). With DEBUG off, the master serves STATIC_ROOT, filled by 'python manage.py collectstatic'."
         )
     elif prefix is not None:
         if not static_root:
