@@ -10,8 +10,8 @@ namespace Lanner.Hosting.Front.Logs;
 /// <remarks>
 /// After each write the task rests for <see cref="Gather"/> before it waits for lines again.
 /// A line that comes while it rests is queued without waking it, so under load the lines of
-/// one interval go out in one write instead of each waking a thread (that wake-up cost the
-/// request's thread more than making the line; docs/performance.md, "Access log").
+/// one interval go out in one write instead of each waking a thread for a write of its own
+/// (docs/performance.md, "Access log").
 /// </remarks>
 internal sealed class LineWriter : IAsyncDisposable
 {
