@@ -88,11 +88,13 @@ public static partial class LannerServer
             return ExitCodes.Error;
         }
 
-        var errorLog = new LineLoggerProvider(errorWriter, options.Logs.ErrorLog == "-" && GunicornLogLine.Colored);
+        // The logging system does not dispose a provider it was handed, so the error log is
+        // drained here, after everything that may log has been disposed: its last lines (the
+        // reason for an exit, "Shutting down") are written before the process ends.
+        using var errorLog = new LineLoggerProvider(errorWriter, options.Logs.ErrorLog == "-" && GunicornLogLine.Colored);
         if (TlsFiles.Load(options.Listen, out certificate, out X509Certificate2Collection? clientAuthorities) is { } tlsProblem)
         {
             errorWriter.Write($"Error: {tlsProblem}");
-            errorLog.Dispose();
             return ExitCodes.Error;
         }
 
@@ -101,10 +103,16 @@ public static partial class LannerServer
         if (!TryResolveBinds(options.Binds, out IReadOnlyList<(BindAddress Bind, IPAddress? Address)> endpoints, out (string Address, string Why)? bindProblem))
         {
             ServerLog.CannotListen(errorLog.CreateLogger("lanner"), bindProblem!.Value.Address, bindProblem.Value.Why);
-            errorLog.Dispose();
             return ExitCodes.Error;
         }
 
+        return await ServeAsync(options, reload, events, errorLog, certificate, clientAuthorities, endpoints).ConfigureAwait(false);
+    }
+
+    private static async Task<int> ServeAsync(ServerOptions options, Func<(ServerOptions?, string?)>? reload, Channel<ServerEvent> events,
+        LineLoggerProvider errorLog, X509Certificate2? certificate, X509Certificate2Collection? clientAuthorities,
+        IReadOnlyList<(BindAddress Bind, IPAddress? Address)> endpoints)
+    {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         ConfigureLogging(builder.Logging, errorLog, options.Logs.Level);
         builder.Services.AddSingleton<IHostLifetime, ManualLifetime>();

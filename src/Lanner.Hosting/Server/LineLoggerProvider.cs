@@ -5,7 +5,8 @@ namespace Lanner.Hosting.Server;
 
 /// <summary>
 /// The error log: gunicorn-formatted lines to stderr or --error-logfile, written in the background.
-/// Registered with the host, which disposes it (flushing what is queued) when the server exits.
+/// The server disposes it (flushing what is queued) as it exits, after the host: the host does not
+/// dispose a provider it was handed.
 /// </summary>
 internal sealed class LineLoggerProvider(LineWriter writer, bool colored) : ILoggerProvider
 {

@@ -20,6 +20,47 @@ public class LineWriterTests
     }
 
     [Fact]
+    public async Task LinesThatFindTheQueueFull_AreCountedAndSaid()
+    {
+        // A reader that does not read: the pipe fills, the writer blocks, the queue of 4 fills,
+        // and the lines after that are dropped. Every line either arrives or is counted.
+        string dir = Directory.CreateTempSubdirectory("lanner-linewriter").FullName;
+        string fifo = Path.Combine(dir, "log.fifo");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", fifo))
+        {
+            await mkfifo.WaitForExitAsync();
+        }
+
+        var said = new List<string>();
+        try
+        {
+            Task<FileStream> opening = Task.Run(() => new FileStream(fifo, FileMode.Open, FileAccess.Read));
+            var writer = new LineWriter(fifo, 4, message => { lock (said) { said.Add(message); } });
+            await using FileStream reader = await opening;
+            string line = new('x', 10_000);
+            for (int i = 0; i < 100; i++)
+            {
+                writer.Write(line);
+            }
+
+            Task<string> readAll = new StreamReader(reader).ReadToEndAsync();
+            await writer.DisposeAsync();
+            int arrived = (await readAll).Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
+
+            string report = Assert.Single(said);
+            var match = System.Text.RegularExpressions.Regex.Match(report, @"^(\d+) lines for .*log\.fifo dropped: writing could not keep up$");
+            Assert.True(match.Success, report);
+            int dropped = int.Parse(match.Groups[1].Value);
+            Assert.True(dropped > 0);
+            Assert.Equal(100, arrived + dropped);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Reopen_StartsANewFileAtThePath()
     {
         string dir = Directory.CreateTempSubdirectory("lanner-linewriter").FullName;

@@ -17,22 +17,33 @@ internal sealed class LineWriter : IAsyncDisposable
 {
     private static readonly TimeSpan Gather = TimeSpan.FromMilliseconds(20);
 
-    private readonly Channel<string> _lines = Channel.CreateBounded<string>(new BoundedChannelOptions(65536)
-    {
-        SingleReader = true,
-        FullMode = BoundedChannelFullMode.DropWrite, // a stuck disk must not stop the server
-    });
-
+    private readonly Channel<string> _lines;
     private readonly string _target;
+    private readonly Action<string> _complain;
     private readonly Task _pump;
     private TextWriter _writer;
     private volatile bool _reopen;
     private bool _failing;
+    private long _dropped;
 
     /// <param name="target">"-" for stdout, "stderr", or a file path (appended to).</param>
     public LineWriter(string target)
+        : this(target, 65536, Complain)
     {
+    }
+
+    /// <param name="target">As above.</param>
+    /// <param name="capacity">Lines held while the target cannot keep up; more are dropped, and counted.</param>
+    /// <param name="complain">Where a failing target is reported (not the target itself: it may be the one failing).</param>
+    internal LineWriter(string target, int capacity, Action<string> complain)
+    {
+        // A stuck disk must not stop the server: a line that finds the queue full is dropped,
+        // and the number dropped is said once the writing goes on.
+        _lines = Channel.CreateBounded<string>(
+            new BoundedChannelOptions(capacity) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite },
+            _ => Interlocked.Increment(ref _dropped));
         _target = target;
+        _complain = complain;
         _writer = Open(target);
         _pump = PumpAsync();
     }
@@ -76,11 +87,23 @@ internal sealed class LineWriter : IAsyncDisposable
                 if (!_failing)
                 {
                     _failing = true;
-                    Complain($"cannot write to {_target}: {ex.Message}");
+                    _complain($"cannot write to {_target}: {ex.Message}");
                 }
             }
 
+            SayDropped();
             await Task.Delay(Gather).ConfigureAwait(false);
+        }
+
+        SayDropped();
+    }
+
+    private void SayDropped()
+    {
+        long dropped = Interlocked.Exchange(ref _dropped, 0);
+        if (dropped > 0)
+        {
+            _complain($"{dropped} line{(dropped == 1 ? "" : "s")} for {_target} dropped: writing could not keep up");
         }
     }
 
@@ -94,7 +117,7 @@ internal sealed class LineWriter : IAsyncDisposable
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            Complain($"cannot reopen {_target}, still writing to the old file: {ex.Message}");
+            _complain($"cannot reopen {_target}, still writing to the old file: {ex.Message}");
             return;
         }
 
@@ -104,7 +127,7 @@ internal sealed class LineWriter : IAsyncDisposable
         }
         catch (IOException ex)
         {
-            Complain($"cannot close the old {_target}: {ex.Message}");
+            _complain($"cannot close the old {_target}: {ex.Message}");
         }
 
         _writer = fresh;
