@@ -95,7 +95,7 @@ public static partial class SettingsTable
         "a file, or - for stdout",
         raw => raw == "-" || raw.Length == 0 ? raw : Path.GetFullPath(raw),
         "Write an access log line per request to this file ('-': stdout).",
-        "None, as gunicorn: no access log unless asked (it costs a write per request); but for a Django project with DEBUG on that lanner finds itself or python manage.py lanner starts, '-' (stdout), as runserver shows each request (--access-logfile '' turns it off). Unlike gunicorn's, the log also has a line for each request refused as malformed (400, 414, 431), with '-' for what could not be parsed, and 499 with no bytes for a request whose client left before any of the response went out, as nginx's has.",
+        "None, as gunicorn: no access log unless asked; but for a Django project with DEBUG on that lanner finds itself or python manage.py lanner starts, '-' (stdout), as runserver shows each request (--access-logfile '' turns it off). Lines are written in the background, gathered for up to 20 ms, so a request never waits on the disk. Unlike gunicorn's, the log also has a line for each request refused as malformed (400, 414, 431), with '-' for what could not be parsed, and 499 with no bytes for a request whose client left before any of the response went out, as nginx's has.",
         metaVar: "FILE",
         format: v => v.Length == 0 ? "(none)" : v);
 
