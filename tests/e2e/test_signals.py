@@ -1,6 +1,7 @@
 """The master's quick and graceful shutdowns keep gunicorn's promises: QUIT runs each worker's
 worker_int hook (SIGQUIT, as gunicorn's quick shutdown) and starts no replacement; TERM ends within
---graceful-timeout, workers included; every HUP tells nworkers_changed, as gunicorn's arbiter does."""
+--graceful-timeout, workers included; a second Ctrl-C (or a QUIT) during that wait stops at once,
+as under uvicorn; every HUP tells nworkers_changed, as gunicorn's arbiter does."""
 
 import signal
 import threading
@@ -38,13 +39,13 @@ def test_quit_ends_the_workers_at_once_and_replaces_none(lanner, tmp_path, with_
         assert not marks.exists()
 
 
-def test_term_ends_within_the_graceful_timeout_with_a_request_still_running(lanner):
-    server = lanner(["-w", "1", "--graceful-timeout", "2", "--timeout", "0", "misbehaving"])
+def slow_request(server, seconds):
+    """A request to /sleep running in the worker: its thread, and a dict its result lands in."""
     outcome = {}
 
     def slow():
         try:
-            urllib.request.urlopen(server.url("/sleep?s=30"), timeout=60).read()
+            urllib.request.urlopen(server.url(f"/sleep?s={seconds}"), timeout=seconds * 2).read()
             outcome["result"] = "answered"
         except Exception as exc:  # cut off by the shutdown, as it should be
             outcome["result"] = type(exc).__name__
@@ -52,6 +53,12 @@ def test_term_ends_within_the_graceful_timeout_with_a_request_still_running(lann
     client = threading.Thread(target=slow)
     client.start()
     time.sleep(1.0)  # the request is in the worker
+    return client, outcome
+
+
+def test_term_ends_within_the_graceful_timeout_with_a_request_still_running(lanner):
+    server = lanner(["-w", "1", "--graceful-timeout", "2", "--timeout", "0", "misbehaving"])
+    client, outcome = slow_request(server, 30)
     started = time.monotonic()
     assert server.stop(signal.SIGTERM, timeout=30) == 0
     took = time.monotonic() - started
@@ -59,6 +66,24 @@ def test_term_ends_within_the_graceful_timeout_with_a_request_still_running(lann
     # 2 s of grace, half a second for the workers, a second of slack: not the 10 s it used to take.
     assert took < 6.0, took
     assert outcome["result"] != "answered"
+
+
+@pytest.mark.parametrize("second", [signal.SIGINT, signal.SIGQUIT], ids=["INT again", "QUIT"])
+def test_a_second_ctrl_c_during_the_graceful_stop_stops_now(lanner, second):
+    server = lanner(["-w", "1", "--graceful-timeout", "30", "--timeout", "0", "misbehaving"])
+    client, outcome = slow_request(server, 60)
+    server.send_signal(signal.SIGINT)
+    server.wait_for(r"Handling signal: int")
+    time.sleep(0.5)
+    assert server.proc.poll() is None  # the first Ctrl-C waits for the request (30 s of grace)
+    started = time.monotonic()
+    assert server.stop(second, timeout=30) == 0
+    took = time.monotonic() - started
+    client.join(30)
+    assert took < 5.0, took
+    assert outcome["result"] != "answered"
+    assert f"Handling signal: {second.name[3:].lower()} during the graceful stop: stopping now" in server.output
+    assert server.output.rstrip().endswith("Shutting down: Master"), server.output[-500:]
 
 
 def test_every_reload_calls_nworkers_changed(lanner, tmp_path):

@@ -329,12 +329,36 @@ public static partial class LannerServer
                     control?.Draining = true;
                     pool.BeginDrain();
                     long drainStarted = TimeProvider.System.GetTimestamp();
+                    bool now = false;
                     using (var grace = new CancellationTokenSource(current.GracefulTimeout))
                     {
-                        await app.StopAsync(grace.Token).ConfigureAwait(false);
+                        // A second Ctrl-C (INT) or a QUIT while requests drain: stop waiting for
+                        // them, as uvicorn does on a second Ctrl-C. Anything else waits its turn.
+                        Task stopping = app.StopAsync(grace.Token);
+                        while (await Task.WhenAny(stopping, nextSignal).ConfigureAwait(false) != stopping)
+                        {
+                            ServerEvent again = await nextSignal.ConfigureAwait(false);
+                            nextSignal = signals.ReadAsync().AsTask();
+                            if (!now && again.Signal is PosixSignal.SIGINT or PosixSignal.SIGQUIT)
+                            {
+                                now = true;
+                                ServerLog.StoppingNow(log, SignalName(again.Signal.Value));
+                                await grace.CancelAsync().ConfigureAwait(false);
+                            }
+                        }
+
+                        await stopping.ConfigureAwait(false);
                     }
 
                     dispatcher.Stop();
+                    if (now)
+                    {
+                        pool.Quit();
+                        await pool.StopAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+                        ServerLog.ShuttingDown(log);
+                        return ExitCodes.Ok;
+                    }
+
                     // The workers get what is left of --graceful-timeout (at least a moment to exit
                     // cleanly), as gunicorn kills its workers once the graceful timeout is over.
                     TimeSpan left = current.GracefulTimeout - TimeProvider.System.GetElapsedTime(drainStarted);

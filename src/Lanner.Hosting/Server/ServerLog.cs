@@ -20,6 +20,9 @@ internal static partial class ServerLog
     [LoggerMessage(3004, LogLevel.Information, "Shutting down: Master")]
     public static partial void ShuttingDown(ILogger logger);
 
+    [LoggerMessage(3020, LogLevel.Warning, "Handling signal: {Signal} during the graceful stop: stopping now, requests still running are cut off")]
+    public static partial void StoppingNow(ILogger logger, string signal);
+
     [LoggerMessage(3005, LogLevel.Error, "Failed to load the app {AppSpec}: {Message}{Traceback}")]
     public static partial void AppLoadFailed(ILogger logger, string appSpec, string message, string traceback);
 
