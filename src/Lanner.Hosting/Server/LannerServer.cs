@@ -333,7 +333,7 @@ public static partial class LannerServer
                     using (var grace = new CancellationTokenSource(current.GracefulTimeout))
                     {
                         // A second Ctrl-C (INT) or a QUIT while requests drain: stop waiting for
-                        // them, as uvicorn does on a second Ctrl-C. Anything else waits its turn.
+                        // them, as uvicorn does on a second Ctrl-C. Other signals mean nothing now.
                         Task stopping = app.StopAsync(grace.Token);
                         while (await Task.WhenAny(stopping, nextSignal).ConfigureAwait(false) != stopping)
                         {
