@@ -86,7 +86,7 @@ def describe(nostatic: bool = False, insecure: bool = False) -> dict:
                 "and run 'python manage.py collectstatic'."
             )
         else:
-            if _is_empty_dir(str(static_root)):
+            if nothing_collected:
                 notices.append(
                     f"STATIC_ROOT ({static_root}) is empty: run 'python manage.py collectstatic' so that "
                     f"{prefix} serves your static files."
