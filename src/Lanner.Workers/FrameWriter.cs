@@ -95,22 +95,9 @@ internal sealed class FrameWriter : IThreadPoolWorkItem, IDisposable
     /// </summary>
     internal void Flush()
     {
-        while (true)
+        while (TryTakeBatch())
         {
-            ByteBuffer batch;
-            lock (_sync)
-            {
-                if (_pending.Length == 0 || _closed)
-                {
-                    _flushing = false;
-                    return;
-                }
-
-                (_pending, _sending) = (_sending, _pending);
-                (_pendingAfter, _sendingAfter) = (_sendingAfter, _pendingAfter);
-                batch = _sending;
-            }
-
+            ByteBuffer batch = _sending;
             int sent = _socket.Send(batch.WrittenSpan, SocketFlags.None, out SocketError error);
             if (error is not (SocketError.Success or SocketError.WouldBlock))
             {
@@ -127,6 +114,26 @@ internal sealed class FrameWriter : IThreadPoolWorkItem, IDisposable
             }
 
             RunAfterSent();
+        }
+    }
+
+    /// <summary>
+    /// Makes what is pending the batch to send (with its actions), or, when nothing is pending or
+    /// the writer is closed, ends this flush: the next write starts a new one.
+    /// </summary>
+    private bool TryTakeBatch()
+    {
+        lock (_sync)
+        {
+            if (_pending.Length == 0 || _closed)
+            {
+                _flushing = false;
+                return false;
+            }
+
+            (_pending, _sending) = (_sending, _pending);
+            (_pendingAfter, _sendingAfter) = (_sendingAfter, _pendingAfter);
+            return true;
         }
     }
 
@@ -148,16 +155,9 @@ internal sealed class FrameWriter : IThreadPoolWorkItem, IDisposable
 
                 batch.Clear();
                 RunAfterSent();
-                lock (_sync)
+                if (!TryTakeBatch())
                 {
-                    if (_pending.Length == 0 || _closed)
-                    {
-                        _flushing = false;
-                        return;
-                    }
-
-                    (_pending, _sending) = (_sending, _pending);
-                    (_pendingAfter, _sendingAfter) = (_sendingAfter, _pendingAfter);
+                    return;
                 }
             }
         }
